@@ -1,0 +1,291 @@
+//! The single writer: every state change goes through here, batched into group commits.
+//!
+//! Handlers send a [`Command`] to the writer task and wait. The writer takes
+//! every command that is waiting (up to a batch limit), runs each in its own
+//! savepoint inside one transaction, commits once (one fsync for the whole
+//! batch), publishes the committed events, and only then answers each
+//! handler. So a request is acknowledged only after it is durable, and
+//! durability costs one fsync per batch rather than per request.
+//!
+//! One writer also makes each command see the effects of the ones before it,
+//! which is what keeps a unit from being dispatched twice within a node; the
+//! conditional updates in [`crate::store::write`] keep it so across nodes.
+
+pub mod calls;
+pub mod incidents;
+pub mod intake;
+pub mod units;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use incident_types::{Actor, Event, EventRecord};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::{AnyConnection, Connection};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::domain::Domain;
+use crate::error::ApiError;
+use crate::live::Hub;
+use crate::store::{write, Store};
+
+/// Most commands committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Commands that may wait for the writer before senders are slowed down.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A state change, run by the writer inside a savepoint.
+#[async_trait]
+pub trait Command: Send + 'static {
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    async fn apply(self, w: &mut Write<'_>) -> Result<Self::Output, ApiError>;
+}
+
+/// What a command sees while it runs: the transaction, the time, who asked, and the domain services.
+pub struct Write<'a> {
+    pub conn: &'a mut AnyConnection,
+    pub now: DateTime<Utc>,
+    pub actor: Actor,
+    pub domain: &'a Domain,
+    /// Events committed-to-be by earlier commands of this batch (not yet in the live indexes).
+    pub earlier: &'a [EventRecord],
+    events: Vec<EventRecord>,
+}
+
+impl std::fmt::Debug for Write<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Write")
+            .field("now", &self.now)
+            .field("actor", &self.actor)
+            .finish()
+    }
+}
+
+impl Write<'_> {
+    /// Appends an event by this command's actor.
+    pub async fn emit(&mut self, event: Event) -> Result<(), ApiError> {
+        let actor = self.actor.clone();
+        self.emit_as(&actor, event).await
+    }
+
+    /// Appends an event by another actor (e.g. the system acting on a person's request).
+    pub async fn emit_as(&mut self, actor: &Actor, event: Event) -> Result<(), ApiError> {
+        let record = write::append_event(self.conn, self.now, actor, event).await?;
+        self.events.push(record);
+        Ok(())
+    }
+}
+
+/// Makes a retried request return the first answer instead of acting twice.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// Keys are scoped to the token holder that sent them.
+    pub principal: String,
+    pub key: String,
+    /// Hash of the request; the same key with another request is a 409.
+    pub fingerprint: String,
+}
+
+#[async_trait]
+trait Job: Send {
+    async fn run(&mut self, w: &mut Write<'_>) -> Result<(), ApiError>;
+    fn actor(&self) -> Actor;
+    fn complete(self: Box<Self>, outcome: Result<(), ApiError>);
+}
+
+struct Pending<C: Command> {
+    command: Option<C>,
+    actor: Actor,
+    idempotency: Option<IdempotencyKey>,
+    output: Option<C::Output>,
+    reply: oneshot::Sender<Result<C::Output, ApiError>>,
+}
+
+#[async_trait]
+impl<C: Command> Job for Pending<C> {
+    async fn run(&mut self, w: &mut Write<'_>) -> Result<(), ApiError> {
+        if let Some(k) = &self.idempotency {
+            if let Some((fingerprint, response)) =
+                write::idempotent_response(w.conn, &k.principal, &k.key).await?
+            {
+                if fingerprint != k.fingerprint {
+                    return Err(ApiError::Conflict {
+                        code: "idempotency_key_reused",
+                        message: "this Idempotency-Key was used for a different request".into(),
+                    });
+                }
+                self.output = Some(serde_json::from_str(&response)?);
+                return Ok(());
+            }
+        }
+        let command = self
+            .command
+            .take()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("command run twice")))?;
+        let output = command.apply(w).await?;
+        if let Some(k) = &self.idempotency {
+            let response = serde_json::to_string(&output)?;
+            write::store_idempotent_response(
+                w.conn,
+                &k.principal,
+                &k.key,
+                &k.fingerprint,
+                &response,
+                w.now,
+            )
+            .await?;
+        }
+        self.output = Some(output);
+        Ok(())
+    }
+
+    fn actor(&self) -> Actor {
+        self.actor.clone()
+    }
+
+    fn complete(self: Box<Self>, outcome: Result<(), ApiError>) {
+        let Pending { output, reply, .. } = *self;
+        let result = outcome.and_then(|()| {
+            output.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("command finished without output"))
+            })
+        });
+        // The handler may have gone (client disconnected): the change is committed regardless.
+        let _ = reply.send(result);
+    }
+}
+
+/// Handle to the writer task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Core {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl std::fmt::Debug for dyn Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+impl Core {
+    /// Starts the writer. It stops when every `Core` handle is dropped, after
+    /// committing what it had received.
+    pub fn start(store: Store, domain: Arc<Domain>, hub: Hub) -> (Core, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let task = tokio::spawn(writer_loop(store, domain, hub, rx));
+        (Core { jobs: tx }, task)
+    }
+
+    /// Runs a command and returns its output once it is committed.
+    pub async fn execute<C: Command>(
+        &self,
+        actor: Actor,
+        command: C,
+    ) -> Result<C::Output, ApiError> {
+        self.execute_idempotent(actor, None, command).await
+    }
+
+    pub async fn execute_idempotent<C: Command>(
+        &self,
+        actor: Actor,
+        idempotency: Option<IdempotencyKey>,
+        command: C,
+    ) -> Result<C::Output, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            command: Some(command),
+            actor,
+            idempotency,
+            output: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        answer.await.map_err(|_| ApiError::Unavailable)?
+    }
+}
+
+async fn writer_loop(
+    store: Store,
+    domain: Arc<Domain>,
+    hub: Hub,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.recv().await {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let jobs = std::mem::take(&mut batch);
+        commit_batch(&store, &domain, &hub, jobs).await;
+    }
+    tracing::debug!("writer drained and stopped");
+}
+
+/// Runs a batch in one transaction and answers every job after the commit.
+async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<Box<dyn Job>>) {
+    let mut outcomes: Vec<Result<(), ApiError>> = Vec::with_capacity(jobs.len());
+    let mut records: Vec<EventRecord> = Vec::new();
+    let committed = async {
+        let mut conn = store.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        for job in jobs.iter_mut() {
+            sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+            let mut w = Write {
+                conn: &mut tx,
+                now: domain.clock.now(),
+                actor: job.actor(),
+                domain,
+                earlier: &records,
+                events: Vec::new(),
+            };
+            let outcome = job.run(&mut w).await;
+            let events = std::mem::take(&mut w.events);
+            match outcome {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT job")
+                        .execute(&mut *tx)
+                        .await?;
+                    records.extend(events);
+                    outcomes.push(Ok(()));
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT job")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT job")
+                        .execute(&mut *tx)
+                        .await?;
+                    outcomes.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok::<(), sqlx::Error>(())
+    }
+    .await;
+
+    match committed {
+        Ok(()) => {
+            hub.publish(records).await;
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                job.complete(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = jobs.len(), "batch not committed; nothing acknowledged");
+            for job in jobs {
+                job.complete(Err(ApiError::Unavailable));
+            }
+        }
+    }
+}

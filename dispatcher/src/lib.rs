@@ -1,0 +1,24 @@
+//! The Badung 112 dispatcher: intake, classification, dispatch and live feed.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the bird's-eye view. In
+//! short: HTTP handlers ([`http`]) validate input and send commands to the
+//! single writer ([`core`]), which group-commits them to the [`store`] with
+//! their events; the [`live`] hub then applies committed events to the
+//! in-memory indexes ([`dispatch`]) and fans them out over websockets.
+
+pub mod app;
+pub mod auth;
+pub mod classify;
+pub mod cli;
+pub mod clock;
+pub mod core;
+pub mod demo;
+pub mod dispatch;
+pub mod domain;
+pub mod error;
+pub mod gateways;
+pub mod http;
+pub mod live;
+pub mod seed;
+pub mod store;
+pub mod telemetry;

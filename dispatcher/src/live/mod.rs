@@ -1,0 +1,286 @@
+//! The live feed's hub: committed events, in sequence order, to projections and subscribers.
+//!
+//! The writer hands every committed batch to [`Hub::publish`]. The hub applies
+//! it to the in-memory projections (unit index, active incidents, ack timers),
+//! serialises each event once into a shared [`Frame`], keeps the most recent
+//! frames for replay, and broadcasts them. On PostgreSQL with several nodes a
+//! follower task also pulls events other nodes committed, and the hub fills any
+//! sequence gap from the store, so every node publishes the same gap-free order.
+
+pub mod ws;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use incident_types::feed::ServerMessage;
+use incident_types::{EventRecord, IncidentId, UnitId};
+use tokio::sync::{broadcast, watch};
+
+use crate::dispatch::ack::AckTimers;
+use crate::domain::Domain;
+use crate::store::Store;
+
+/// One event, serialised once and shared by every subscriber.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub incident_id: Option<IncidentId>,
+    pub unit_id: Option<UnitId>,
+    pub json: Utf8Bytes,
+}
+
+impl Frame {
+    fn new(record: EventRecord) -> Frame {
+        let kind = record.event.kind();
+        let incident_id = record.event.incident_id();
+        let unit_id = record.event.unit_id().cloned();
+        let seq = record.seq;
+        let json = serde_json::to_string(&ServerMessage::Event(record)).unwrap_or_else(|e| {
+            tracing::error!(error = %e, seq, "event not serialisable");
+            String::from("{}")
+        });
+        Frame {
+            seq,
+            kind,
+            incident_id,
+            unit_id,
+            json: json.into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    last_seq: i64,
+    history: VecDeque<Arc<Frame>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<State>,
+    /// Held while publishing, so batches (and gap fills) go out one at a time.
+    publishing: tokio::sync::Mutex<()>,
+    tx: broadcast::Sender<Arc<Frame>>,
+    history_cap: usize,
+    store: Store,
+    domain: Arc<Domain>,
+    ack: OnceLock<AckTimers>,
+}
+
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// How a new subscriber starts.
+#[derive(Debug)]
+pub enum Start {
+    /// Replay these frames (all after the asked-for sequence), then go live.
+    Replay(Vec<Arc<Frame>>),
+    /// The asked-for sequence is not retained (or none was given): send a snapshot.
+    Snapshot,
+}
+
+impl Hub {
+    /// `head_seq` is the newest sequence already reflected in the projections.
+    pub fn new(
+        store: Store,
+        domain: Arc<Domain>,
+        head_seq: i64,
+        history_cap: usize,
+        channel_cap: usize,
+    ) -> Hub {
+        let (tx, _) = broadcast::channel(channel_cap.max(16));
+        Hub {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    last_seq: head_seq,
+                    history: VecDeque::with_capacity(history_cap.min(100_000)),
+                }),
+                publishing: tokio::sync::Mutex::new(()),
+                tx,
+                history_cap,
+                store,
+                domain,
+                ack: OnceLock::new(),
+            }),
+        }
+    }
+
+    pub fn set_ack_timers(&self, ack: AckTimers) {
+        let _ = self.inner.ack.set(ack);
+    }
+
+    pub fn last_seq(&self) -> i64 {
+        self.lock().last_seq
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes committed events, filling any gap before them from the store.
+    pub async fn publish(&self, records: Vec<EventRecord>) {
+        let _turn = self.inner.publishing.lock().await;
+        for record in records {
+            let last = self.last_seq();
+            if record.seq <= last {
+                continue;
+            }
+            if record.seq > last + 1 {
+                self.fill_gap(last, record.seq - 1).await;
+            }
+            self.publish_one(record);
+        }
+    }
+
+    /// Pulls events committed by other nodes up to the store's head.
+    pub async fn catch_up(&self) {
+        let _turn = self.inner.publishing.lock().await;
+        match self.inner.store.head_seq().await {
+            Ok(head) => {
+                let last = self.last_seq();
+                if head > last {
+                    self.fill_gap(last, head).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "follower could not read the head sequence"),
+        }
+    }
+
+    async fn fill_gap(&self, after: i64, up_to: i64) {
+        let mut cursor = after;
+        while cursor < up_to {
+            let want = u32::try_from((up_to - cursor).min(1000)).unwrap_or(1000);
+            match self.inner.store.events_after(cursor, want).await {
+                Ok(batch) if !batch.is_empty() => {
+                    for r in batch {
+                        cursor = r.seq;
+                        self.publish_one(r);
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, after = cursor, "could not read events to fill a gap");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn publish_one(&self, record: EventRecord) {
+        let domain = &self.inner.domain;
+        domain.units.apply(&record.event);
+        domain.incidents.apply(&record.event);
+        if let Some(ack) = self.inner.ack.get() {
+            ack.apply(&record.event);
+        }
+        let frame = Arc::new(Frame::new(record));
+        let mut state = self.lock();
+        if state.history.len() >= self.inner.history_cap {
+            state.history.pop_front();
+        }
+        if self.inner.history_cap > 0 {
+            state.history.push_back(frame.clone());
+        }
+        state.last_seq = frame.seq;
+        // No subscribers is fine: the event is in the store and the history.
+        let _ = self.inner.tx.send(frame);
+    }
+
+    /// Subscribes; the receiver sees every frame published after this call.
+    pub fn subscribe(&self, after: Option<i64>) -> (Start, broadcast::Receiver<Arc<Frame>>, i64) {
+        let state = self.lock();
+        let rx = self.inner.tx.subscribe();
+        let head = state.last_seq;
+        let start = match after {
+            Some(seq) if seq >= head => Start::Replay(Vec::new()),
+            Some(seq) if state.history.front().is_some_and(|f| f.seq <= seq + 1) => Start::Replay(
+                state
+                    .history
+                    .iter()
+                    .filter(|f| f.seq > seq)
+                    .cloned()
+                    .collect(),
+            ),
+            _ => Start::Snapshot,
+        };
+        (start, rx, head)
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.tx.receiver_count()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+/// On PostgreSQL, polls for events committed by other dispatcher nodes.
+pub async fn follow_other_nodes(hub: Hub, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => hub.catch_up().await,
+        }
+    }
+}
+
+/// Does the event belong to a topic? (Role checks happen in [`ws`].)
+pub fn on_topic(frame: &Frame, topic: &Topic, unit_incident: Option<IncidentId>) -> bool {
+    match topic {
+        Topic::Console => frame.kind != "unit_moved",
+        Topic::Map => !matches!(frame.kind, "call_updated" | "report_received"),
+        Topic::Unit(id) => {
+            frame.unit_id.as_ref() == Some(id)
+                || (frame.incident_id.is_some()
+                    && frame.incident_id == unit_incident
+                    && frame.kind != "report_received"
+                    && frame.kind != "call_updated")
+        }
+        Topic::Incident(id) => frame.incident_id == Some(*id),
+    }
+}
+
+/// A feed topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topic {
+    Console,
+    Map,
+    Unit(UnitId),
+    Incident(IncidentId),
+}
+
+impl Topic {
+    pub fn parse(s: &str) -> Option<Topic> {
+        match s {
+            "console" => Some(Topic::Console),
+            "map" => Some(Topic::Map),
+            _ => {
+                if let Some(u) = s.strip_prefix("unit:") {
+                    UnitId::parse("topic", u).ok().map(Topic::Unit)
+                } else if let Some(i) = s.strip_prefix("incident:") {
+                    i.parse().ok().map(Topic::Incident)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Topic::Console => "console".into(),
+            Topic::Map => "map".into(),
+            Topic::Unit(u) => format!("unit:{u}"),
+            Topic::Incident(i) => format!("incident:{i}"),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Durable storage: SQLite (embedded, the default) or PostgreSQL, through one code path.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver (`$1` placeholders,
+//! `RETURNING`, plain types), so one test suite covers both. Reads use a pool;
+//! all writes go through [`crate::core`]'s single writer connection, which
+//! batches them into group commits.
+
+mod read;
+pub mod write;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use read::IncidentFilter;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Cheap to clone: pools are reference-counted.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// Readers (and one-off writes outside the event log, such as tokens).
+    pub(crate) pool: AnyPool,
+    /// The single writer connection used by the core's group-commit loop.
+    pub(crate) writer: AnyPool,
+    pub backend: Backend,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The URL of the embedded SQLite database under `data_dir`.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("dispatcher.sqlite").display()
+    )
+}
+
+impl Store {
+    /// Connects, applies migrations and checks durability settings.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres://");
+        };
+        let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+        let readers = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        };
+        let pool = pool_options(readers)
+            .connect_with(options.clone())
+            .await
+            .context("connecting to the database")?;
+        let writer = pool_options(1)
+            .connect_with(options)
+            .await
+            .context("connecting the writer")?;
+        MIGRATOR.run(&writer).await.context("applying migrations")?;
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
+    }
+
+    /// Closes every connection (after the writer has drained).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+}
+
+fn pool_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                    // sqlx does not turn WAL on by itself; FULL makes every
+                    // commit fsync before we acknowledge it.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                } else {
+                    conn.execute("SET synchronous_commit = on").await?;
+                }
+                Ok(())
+            })
+        })
+}
