@@ -1,6 +1,7 @@
--- Schema of the PostgreSQL store (same shape as the SQLite one). Times are microseconds since the Unix
--- epoch; domain objects are kept whole as JSON in `body`, with the columns
--- that queries filter or lock on beside them.
+-- Schema of the store, the same for SQLite and PostgreSQL (sqlx Any driver:
+-- portable types only). Times are microseconds since the Unix epoch; domain
+-- objects are kept whole as JSON in `body`, with the columns that queries
+-- filter or lock on beside them.
 
 CREATE TABLE event_counter (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq BIGINT NOT NULL);
 INSERT INTO event_counter (id, last_seq) VALUES (1, 0);
