@@ -11,10 +11,7 @@ use dispatcher::classify::Classifier;
 
 const DEV_SET: &str = match option_env!("CLASSIFIER_DEV_SET") {
     Some(p) => p,
-    None => concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/reports-dev.jsonl"
-    ),
+    None => concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/reports-dev.jsonl"),
 };
 const MESSAGES: usize = 1000;
 const ROUNDS: usize = 5;
@@ -94,12 +91,8 @@ fn main() {
         msgs.len(),
         terms.len()
     );
-    println!(
-        "classifier: p50 {o50:>10.2?}  p99 {o99:>10.2?}  max {omax:>10.2?}  mean {omean:>10.2?}"
-    );
-    println!(
-        "baseline:   p50 {b50:>10.2?}  p99 {b99:>10.2?}  max {bmax:>10.2?}  mean {bmean:>10.2?}"
-    );
+    println!("classifier: p50 {o50:>10.2?}  p99 {o99:>10.2?}  max {omax:>10.2?}  mean {omean:>10.2?}");
+    println!("baseline:   p50 {b50:>10.2?}  p99 {b99:>10.2?}  max {bmax:>10.2?}  mean {bmean:>10.2?}");
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
     println!(
         "ratio (classifier / baseline): p50 {:.2}  p99 {:.2}  mean {:.2}",

@@ -216,9 +216,7 @@ fn fix_ml(data: &mut Vec<u8>) {
     };
     data.truncate(pos + 4);
     let base = data.len();
-    let ml = (1..=5)
-        .map(|d| base + d)
-        .find(|t| t.to_string().len() == t - base);
+    let ml = (1..=5).map(|d| base + d).find(|t| t.to_string().len() == t - base);
     data.extend_from_slice(ml.unwrap_or(base).to_string().as_bytes());
 }
 
@@ -243,9 +241,7 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!(
-                "fuzz_aml: {e}\nusage: fuzz_aml [CORPUS_DIR] [--runs N] [--seed S] [--save-new]"
-            );
+            eprintln!("fuzz_aml: {e}\nusage: fuzz_aml [CORPUS_DIR] [--runs N] [--seed S] [--save-new]");
             std::process::exit(2);
         }
     };
@@ -279,9 +275,7 @@ fn main() {
     );
 
     while executions < args.runs {
-        let input = if let Some(seed_input) =
-            corpus.get(usize::try_from(executions).unwrap_or(usize::MAX))
-        {
+        let input = if let Some(seed_input) = corpus.get(usize::try_from(executions).unwrap_or(usize::MAX)) {
             seed_input.clone()
         } else {
             let base = pick(&mut rng, &corpus).cloned().unwrap_or_default();

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::auth::TokenCache;
 use crate::classify::Classifier;
 use crate::clock::Clock;
+use crate::core::units::FlagOverdue;
 use crate::core::Core;
 use crate::dispatch::ack::AckTimers;
 use crate::dispatch::plans::ResponsePlans;
@@ -59,9 +60,7 @@ impl Settings {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| sqlite_url(&self.data_dir))
+        self.database_url.clone().unwrap_or_else(|| sqlite_url(&self.data_dir))
     }
 }
 
@@ -91,8 +90,7 @@ impl App {
         let store = open_store(&settings).await?;
         let plans = match &settings.response_plans {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 ResponsePlans::parse(&text, &path.display().to_string())?
             }
             None => ResponsePlans::embedded()?,
@@ -126,8 +124,16 @@ impl App {
             settings.feed_channel,
         );
         let (core, writer) = Core::start(store.clone(), domain.clone(), hub.clone());
+        let flagger = core.clone();
+        let on_due: crate::dispatch::ack::OnDue = Arc::new(move |unit_id, incident_id| {
+            let core = flagger.clone();
+            Box::pin(async move {
+                let flag = FlagOverdue { unit_id, incident_id };
+                core.execute(incident_types::Actor::system(), flag).await.map(|_| ())
+            })
+        });
         let (ack, ack_task) = AckTimers::start(
-            core.clone(),
+            on_due,
             settings.clock.clone(),
             store.pending_acks().await?,
             shutdown_rx.clone(),
@@ -158,18 +164,12 @@ impl App {
                     .map(|_| "© OpenStreetMap contributors".to_owned()),
             }),
             gateways: Arc::new(GatewayState::new(
-                settings
-                    .aml_hmac_key
-                    .as_ref()
-                    .map(|k| k.as_bytes().to_vec()),
+                settings.aml_hmac_key.as_ref().map(|k| k.as_bytes().to_vec()),
                 chrono::Duration::seconds(60),
                 chrono::Duration::seconds(120),
             )),
         };
-        background.push(tokio::spawn(flush_sms_parts(
-            state.clone(),
-            shutdown_rx.clone(),
-        )));
+        background.push(tokio::spawn(flush_sms_parts(state.clone(), shutdown_rx.clone())));
 
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -73,10 +73,7 @@ impl Principal {
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "bdg_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("bdg_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// What is stored: the hex SHA-256 of the token.
@@ -116,11 +113,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     if let Some(p) = state.tokens.get(&hash) {
         return Ok(p);
     }
-    let principal = state
-        .store
-        .find_token(&hash)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let principal = state.store.find_token(&hash).await?.ok_or(ApiError::Unauthorized)?;
     state.tokens.put(hash, principal.clone());
     Ok(principal)
 }
@@ -136,10 +129,7 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         authenticate(state, token).await
     }

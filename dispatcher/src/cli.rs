@@ -23,20 +23,10 @@ struct Cli {
 #[derive(Debug, Args, Clone)]
 struct Common {
     /// Address to listen on.
-    #[arg(
-        long,
-        global = true,
-        env = "DISPATCHER_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "DISPATCHER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Folder of the embedded SQLite database.
-    #[arg(
-        long,
-        global = true,
-        env = "DISPATCHER_DATA_DIR",
-        default_value = "./data"
-    )]
+    #[arg(long, global = true, env = "DISPATCHER_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// Database URL (`postgres://...`), instead of the embedded SQLite.
     #[arg(long, global = true, env = "DATABASE_URL")]
@@ -51,12 +41,7 @@ struct Common {
     #[arg(long, global = true, env = "DISPATCHER_TILE_URL")]
     tile_url: Option<String>,
     /// Shared key for AML-over-HTTPS HMACs.
-    #[arg(
-        long,
-        global = true,
-        env = "DISPATCHER_AML_HMAC_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "DISPATCHER_AML_HMAC_KEY", hide_env_values = true)]
     aml_hmac_key: Option<String>,
     /// Log JSON lines instead of text.
     #[arg(long, global = true, env = "DISPATCHER_LOG_JSON")]
@@ -120,10 +105,7 @@ impl Common {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init(cli.common.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -149,9 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.shutdown().await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => crate::demo::run(settings, args)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => crate::demo::run(settings, args).await.map(|()| ExitCode::SUCCESS),
         Command::Token {
             command: TokenCommand::Create { role, unit, name },
         } => {
@@ -161,8 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Seed { stations } => {
             let text = match stations {
-                Some(path) => std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?,
+                Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
                 None => crate::seed::STATIONS_CSV.to_owned(),
             };
             let app = App::start(Settings {
@@ -189,17 +168,11 @@ pub async fn create_token(
     let role = Role::parse(role).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown role `{role}`; one of: {}",
-            Role::ALL
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
         )
     })?;
     let unit_id = match (role, unit) {
-        (Role::Unit, Some(u)) => {
-            Some(incident_types::UnitId::parse("unit", u).map_err(|e| anyhow::anyhow!("{e}"))?)
-        }
+        (Role::Unit, Some(u)) => Some(incident_types::UnitId::parse("unit", u).map_err(|e| anyhow::anyhow!("{e}"))?),
         (Role::Unit, None) => anyhow::bail!("a unit token needs --unit UNIT_ID"),
         (_, Some(_)) => anyhow::bail!("--unit goes only with --role unit"),
         (_, None) => None,
@@ -225,20 +198,14 @@ fn classify(eval: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let classifier = crate::classify::Classifier::embedded()?;
     match eval {
         Some(path) => {
-            let file = std::fs::File::open(&path)
-                .with_context(|| format!("opening {}", path.display()))?;
-            let report =
-                crate::classify::eval::evaluate(&classifier, std::io::BufReader::new(file))?;
+            let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            let report = crate::classify::eval::evaluate(&classifier, std::io::BufReader::new(file))?;
             println!("{report}");
         }
         None => {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();
-            let stats = crate::classify::eval::classify_stream(
-                &classifier,
-                stdin,
-                std::io::BufWriter::new(stdout),
-            )?;
+            let stats = crate::classify::eval::classify_stream(&classifier, stdin, std::io::BufWriter::new(stdout))?;
             tracing::info!(?stats, "classified");
         }
     }

@@ -30,8 +30,7 @@ impl Clock {
         match self {
             Clock::System => Utc::now(),
             Clock::Tokio { base, start } => {
-                let elapsed =
-                    chrono::Duration::from_std(start.elapsed()).unwrap_or(chrono::Duration::MAX);
+                let elapsed = chrono::Duration::from_std(start.elapsed()).unwrap_or(chrono::Duration::MAX);
                 *base + elapsed
             }
         }

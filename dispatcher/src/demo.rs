@@ -82,20 +82,14 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
                 &settings,
                 role.as_str(),
                 unit.as_deref(),
-                Some(&format!(
-                    "demo {}",
-                    unit.as_deref().unwrap_or(role.as_str())
-                )),
+                Some(&format!("demo {}", unit.as_deref().unwrap_or(role.as_str()))),
             )
             .await
         }
     };
     let mut units = BTreeMap::new();
     for u in app.state.domain.units.units() {
-        units.insert(
-            u.id.0.clone(),
-            token(Role::Unit, Some(u.id.as_str())).await?,
-        );
+        units.insert(u.id.0.clone(), token(Role::Unit, Some(u.id.as_str())).await?);
     }
     let tokens = Tokens {
         call_taker: token(Role::CallTaker, None).await?,
@@ -124,7 +118,10 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     println!("  admin       {}\n", tokens.admin);
     println!("  API description: {url}/api/v1/openapi.json");
     if !args.no_simulator {
-        println!("  Simulated 112 calls, SMS and app reports arrive every ~{:.0} s; simulated crews acknowledge and drive.", args.report_every_s);
+        println!(
+            "  Simulated 112 calls, SMS and app reports arrive every ~{:.0} s; simulated crews acknowledge and drive.",
+            args.report_every_s
+        );
     }
     println!("  Ctrl-C stops the demo.\n");
     let info = Info { url, tokens };
@@ -134,8 +131,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         std::fs::write(&tmp, serde_json::to_vec_pretty(&info)?)?;
         std::fs::rename(&tmp, path)?;
     }
-    let sim = (!args.no_simulator)
-        .then(|| tokio::spawn(simulator::run(app.state.clone(), args.report_every_s)));
+    let sim = (!args.no_simulator).then(|| tokio::spawn(simulator::run(app.state.clone(), args.report_every_s)));
     crate::app::termination_signal().await;
     if let Some(sim) = sim {
         sim.abort();

@@ -40,12 +40,7 @@ pub struct Domain {
 }
 
 impl Domain {
-    pub fn new(
-        clock: Clock,
-        classifier: Arc<Classifier>,
-        plans: ResponsePlans,
-        duplicates: DuplicatePolicy,
-    ) -> Self {
+    pub fn new(clock: Clock, classifier: Arc<Classifier>, plans: ResponsePlans, duplicates: DuplicatePolicy) -> Self {
         let units = UnitIndex::new(plans.dispatch_returning);
         Domain {
             clock,

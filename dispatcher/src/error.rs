@@ -27,10 +27,7 @@ pub enum ApiError {
     NotFound(&'static str),
     /// An illegal lifecycle step: the allowed ones are listed.
     #[error("{message}")]
-    IllegalTransition {
-        message: String,
-        allowed: Vec<String>,
-    },
+    IllegalTransition { message: String, allowed: Vec<String> },
     /// A unit cannot be dispatched: it holds another incident or is not available.
     #[error("{message}")]
     UnitUnavailable {
@@ -65,9 +62,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::IllegalTransition { .. }
-            | ApiError::UnitUnavailable { .. }
-            | ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::IllegalTransition { .. } | ApiError::UnitUnavailable { .. } | ApiError::Conflict { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

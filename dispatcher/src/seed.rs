@@ -71,8 +71,7 @@ pub fn units_from_stations(stations: &[Station]) -> Vec<NewUnit> {
     let mut counters = std::collections::HashMap::<(UnitType, District), u32>::new();
     let mut units = Vec::new();
     for s in stations {
-        let (Some(t), Some(d)) = (UnitType::parse(&s.unit_type), District::parse(&s.district))
-        else {
+        let (Some(t), Some(d)) = (UnitType::parse(&s.unit_type), District::parse(&s.district)) else {
             continue;
         };
         for k in 0..s.units {

@@ -96,10 +96,7 @@ pub enum Event {
         automatic: bool,
     },
     /// The unit acknowledged its assignment.
-    AssignmentAcknowledged {
-        unit_id: UnitId,
-        incident_id: IncidentId,
-    },
+    AssignmentAcknowledged { unit_id: UnitId, incident_id: IncidentId },
     /// The unit did not acknowledge in time; the dispatcher should act.
     AssignmentAckOverdue {
         unit_id: UnitId,
@@ -109,10 +106,7 @@ pub enum Event {
         next_best: Option<UnitId>,
     },
     /// The unit left the incident (cleared, returned, or released by a dispatcher).
-    AssignmentReleased {
-        unit_id: UnitId,
-        incident_id: IncidentId,
-    },
+    AssignmentReleased { unit_id: UnitId, incident_id: IncidentId },
     /// A report was moved from one incident to another (merge or unlink).
     ReportMoved {
         report_id: ReportId,

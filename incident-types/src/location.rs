@@ -62,16 +62,10 @@ impl Location {
 /// Checks that a coordinate pair is finite and within WGS84 ranges.
 pub fn check_lat_lon(lat: f64, lon: f64) -> Result<(), FieldError> {
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        return Err(FieldError::new(
-            "lat",
-            "must be a finite number from -90 to 90",
-        ));
+        return Err(FieldError::new("lat", "must be a finite number from -90 to 90"));
     }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        return Err(FieldError::new(
-            "lon",
-            "must be a finite number from -180 to 180",
-        ));
+        return Err(FieldError::new("lon", "must be a finite number from -180 to 180"));
     }
     Ok(())
 }
@@ -126,14 +120,8 @@ mod tests {
 
     #[test]
     fn rejects_non_finite_and_out_of_range() {
-        assert_eq!(
-            check_lat_lon(f64::NAN, 0.0).map_err(|e| e.field),
-            Err("lat".into())
-        );
-        assert_eq!(
-            check_lat_lon(0.0, 181.0).map_err(|e| e.field),
-            Err("lon".into())
-        );
+        assert_eq!(check_lat_lon(f64::NAN, 0.0).map_err(|e| e.field), Err("lat".into()));
+        assert_eq!(check_lat_lon(0.0, 181.0).map_err(|e| e.field), Err("lon".into()));
         assert!(check_lat_lon(-8.7, 115.17).is_ok());
     }
 

@@ -98,9 +98,7 @@ wire_enum!(
 );
 
 /// Priority 1 (life at immediate risk) to 4 (general, not urgent).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "u8", into = "u8")]
 #[schema(value_type = u8)]
 pub struct Priority(u8);

@@ -52,10 +52,7 @@ impl UnitStatus {
 
     /// Committed to an incident (the unit holds an assignment).
     pub fn is_assigned(self) -> bool {
-        matches!(
-            self,
-            UnitStatus::Dispatched | UnitStatus::EnRoute | UnitStatus::OnScene
-        )
+        matches!(self, UnitStatus::Dispatched | UnitStatus::EnRoute | UnitStatus::OnScene)
     }
 }
 

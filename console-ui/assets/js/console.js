@@ -97,7 +97,7 @@ function rowFor(item) {
   h('div.qrow-wait', h('span', { 'data-since': i.created_at }), h('small', t('queue.waiting'))),
   h('div.qrow-sub',
     incidentStatusChip(i.status),
-    who ? h('span.mono', who) : null,
+    who ? h('span.mono.who-col', who) : null,
     h('span', placeText(i)),
     i.reports > 1 ? h('span', t('queue.reports', { n: i.reports })) : null),
   h('div.qrow-sub', h('span.summary', i.summary)));
@@ -184,6 +184,10 @@ function openItem(key) {
   const id = rest.join(':');
   ui.openKey = key;
   for (const el of queueEl.querySelectorAll('.qrow')) el.classList.toggle('open', el.dataset.key === key);
+  if (D.ro) {
+    D.ro.disconnect();
+    D.ro = null;
+  }
   if (D.map) {
     D.map.remove();
     D.map = null;
@@ -201,6 +205,10 @@ function openItem(key) {
 
 function closeDetail() {
   ui.openKey = null;
+  if (D.ro) {
+    D.ro.disconnect();
+    D.ro = null;
+  }
   if (D.map) {
     D.map.remove();
     D.map = null;
@@ -356,6 +364,11 @@ function buildIncidentSkeleton() {
       h('div.col', els.location, els.dups, els.rec, els.assigned)),
   );
   D.map = createBaseMap(els.locMap, { districtLabels: false });
+  if (window.ResizeObserver) {
+    const map = D.map;
+    D.ro = new ResizeObserver(() => { if (D.map === map) map.invalidateSize(); });
+    D.ro.observe(els.locMap);
+  }
   D.layers = L.layerGroup().addTo(D.map);
   D.map.on('click', (ev) => {
     if (READ_ONLY) return;
@@ -514,6 +527,7 @@ function renderLocation() {
   }
   const key = loc ? `${D.id}:${loc.lat},${loc.lon}` : null;
   if (key && D.centeredKey !== key) {
+    D.map.invalidateSize();
     D.map.setView([loc.lat, loc.lon], 13);
     D.centeredKey = key;
   }
@@ -564,7 +578,7 @@ function renderRecommendation() {
       }))));
     }
     if (rec.already_assigned && rec.already_assigned.length) {
-      body.push(h('div.muted', `${t('detail.assigned')}: ${rec.already_assigned.join(', ')}`));
+      body.push(h('div.muted', `${t('detail.assigned')}: ${rec.already_assigned.map((id) => (store.units.get(id) || {}).call_sign || id).join(', ')}`));
     }
   }
   const n = D.selected.size;
@@ -714,11 +728,14 @@ function wireSearch(input, results) {
     setLocation({ lat: p.lat, lon: p.lon, label: p.name });
   };
   let seq = 0;
+  let itemsFor = null; // the query the shown results belong to
   runSearch = async () => {
     const q = input.value.trim();
     const my = ++seq;
+    clearTimeout(refetchTimers.search);
     if (q.length < 2) {
       items = [];
+      itemsFor = q;
       draw();
       return;
     }
@@ -726,6 +743,7 @@ function wireSearch(input, results) {
       const res = await api('GET', `/api/v1/gazetteer?q=${encodeURIComponent(q)}&limit=8`, undefined, { quiet: true });
       if (my !== seq) return;
       items = res || [];
+      itemsFor = q;
       sel = items.length ? 0 : -1;
       draw();
     } catch {
@@ -737,7 +755,12 @@ function wireSearch(input, results) {
   input.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') { sel = Math.min(items.length - 1, sel + 1); draw(); e.preventDefault(); }
     else if (e.key === 'ArrowUp') { sel = Math.max(0, sel - 1); draw(); e.preventDefault(); }
-    else if (e.key === 'Enter') { choose(sel); e.preventDefault(); }
+    else if (e.key === 'Enter') {
+      e.preventDefault();
+      // Results still for an older text (typing was faster than the search): search first.
+      if (itemsFor !== input.value.trim()) runSearch().then(() => choose(0));
+      else choose(sel);
+    }
     else if (e.key === 'Escape') { items = []; draw(); input.blur(); e.stopPropagation(); }
   });
   input.addEventListener('blur', () => setTimeout(() => { items = []; draw(); }, 150));

@@ -18,40 +18,21 @@ fn slice(text: &str, tokens: &[Token], m: &PhraseMatch) -> String {
     let (Some(a), Some(b)) = (tokens.get(m.start), tokens.get(m.end)) else {
         return String::new();
     };
-    text.get(a.start..b.end.max(a.start))
-        .unwrap_or_default()
-        .to_string()
+    text.get(a.start..b.end.max(a.start)).unwrap_or_default().to_string()
 }
 
 fn span_text(text: &str, tokens: &[Token], start: usize, end: usize) -> String {
-    slice(
-        text,
-        tokens,
-        &PhraseMatch {
-            phrase: 0,
-            start,
-            end,
-        },
-    )
+    slice(text, tokens, &PhraseMatch { phrase: 0, start, end })
 }
 
 /// Decides category, priority and evidence from the resolved tokens.
-pub(crate) fn decide(
-    v: &Vocabulary,
-    text: &str,
-    tokens: &[Token],
-    ids: &[[Option<u32>; 2]],
-) -> Verdict {
+pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Option<u32>; 2]]) -> Verdict {
     let clauses: Vec<u32> = tokens.iter().map(|t| t.clause).collect();
     let mut matches = Vec::new();
     v.find(ids, &clauses, &mut matches);
 
     let target = |m: &PhraseMatch| v.phrases.get(m.phrase as usize).map(|p| p.target);
-    let phrase_text = |m: &PhraseMatch| {
-        v.phrases
-            .get(m.phrase as usize)
-            .map_or("", |p| p.text.as_str())
-    };
+    let phrase_text = |m: &PhraseMatch| v.phrases.get(m.phrase as usize).map_or("", |p| p.text.as_str());
 
     let mut negators = Vec::new();
     let mut not_negators = Vec::new();
@@ -121,17 +102,13 @@ pub(crate) fn decide(
     // phrase ("bukan cuma") negate nothing.
     negators.retain(|n| {
         !kept.iter().any(|k| k.0.overlaps(n) && k.0.len() > n.len())
-            && !not_negators
-                .iter()
-                .any(|x| x.overlaps(n) && x.len() > n.len())
+            && !not_negators.iter().any(|x| x.overlaps(n) && x.len() > n.len())
     });
     let window = v.decision.negation_window;
     let negated_by = |m: &PhraseMatch| {
-        negators.iter().find(|n| {
-            n.end < m.start
-                && m.start - n.end - 1 <= window
-                && clauses.get(n.end) == clauses.get(m.start)
-        })
+        negators
+            .iter()
+            .find(|n| n.end < m.start && m.start - n.end - 1 <= window && clauses.get(n.end) == clauses.get(m.start))
     };
 
     let mut scores = vec![0f32; Category::ALL.len()];
@@ -177,10 +154,7 @@ pub(crate) fn decide(
     let mut rule_evidence = None;
     if best != Category::General {
         for r in &v.rules {
-            if r.prefer != best
-                && r.over.contains(&best)
-                && scores[r.prefer as usize] >= r.min_score
-            {
+            if r.prefer != best && r.over.contains(&best) && scores[r.prefer as usize] >= r.min_score {
                 let loser = best;
                 best = r.prefer;
                 let loser_text = live
@@ -257,8 +231,7 @@ pub(crate) fn decide(
     };
 
     // Evidence, strongest first.
-    let mut mine: Vec<&(PhraseMatch, Category, f32)> =
-        live.iter().filter(|(_, c, _)| *c == category).collect();
+    let mut mine: Vec<&(PhraseMatch, Category, f32)> = live.iter().filter(|(_, c, _)| *c == category).collect();
     mine.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.start.cmp(&b.0.start)));
     let mut evidence: Vec<Evidence> = Vec::new();
     let mut seen: Vec<u32> = Vec::new();

@@ -7,10 +7,7 @@ use super::Classifier;
 /// (`CLASSIFIER_DEV_SET` at build time overrides it, for builds outside the workspace).
 const DEV_SET: &str = match option_env!("CLASSIFIER_DEV_SET") {
     Some(p) => p,
-    None => concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/reports-dev.jsonl"
-    ),
+    None => concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/reports-dev.jsonl"),
 };
 
 #[test]

@@ -110,11 +110,7 @@ impl EvalReport {
         let predicted: usize = (0..Self::n()).map(|r| self.confusion[r][i]).sum();
         let p = ratio(tp, predicted);
         let r = ratio(tp, support);
-        let f1 = if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        };
+        let f1 = if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
         (p, r, f1, support)
     }
 }
@@ -128,15 +124,7 @@ impl fmt::Display for EvalReport {
         )?;
         for c in Category::ALL {
             let (p, r, f1, s) = self.category_metrics(*c);
-            writeln!(
-                f,
-                "{:<18} {:>9.3} {:>9.3} {:>9.3} {:>8}",
-                c.as_str(),
-                p,
-                r,
-                f1,
-                s
-            )?;
+            writeln!(f, "{:<18} {:>9.3} {:>9.3} {:>9.3} {:>8}", c.as_str(), p, r, f1, s)?;
         }
         writeln!(f)?;
         writeln!(f, "confusion matrix (rows: expected, columns: predicted)")?;
@@ -154,21 +142,9 @@ impl fmt::Display for EvalReport {
         }
         writeln!(f)?;
         writeln!(f, "lines:                      {}", self.total)?;
-        writeln!(
-            f,
-            "category accuracy:          {:.4}",
-            self.category_accuracy()
-        )?;
-        writeln!(
-            f,
-            "emergency-flag accuracy:    {:.4}",
-            self.emergency_accuracy()
-        )?;
-        writeln!(
-            f,
-            "emergencies sent to general: {}",
-            self.emergencies_to_general
-        )?;
+        writeln!(f, "category accuracy:          {:.4}", self.category_accuracy())?;
+        writeln!(f, "emergency-flag accuracy:    {:.4}", self.emergency_accuracy())?;
+        writeln!(f, "emergencies sent to general: {}", self.emergencies_to_general)?;
         writeln!(
             f,
             "priority accuracy:          {:.4} ({} lines)",
@@ -197,8 +173,7 @@ pub fn evaluate(c: &Classifier, input: impl BufRead) -> Result<EvalReport, EvalE
             continue;
         }
         let lineno = i + 1;
-        let l: Labelled =
-            serde_json::from_str(&line).map_err(|e| EvalError::Line(lineno, e.to_string()))?;
+        let l: Labelled = serde_json::from_str(&line).map_err(|e| EvalError::Line(lineno, e.to_string()))?;
         let expected = Category::parse(&l.category)
             .ok_or_else(|| EvalError::Line(lineno, format!("unknown category `{}`", l.category)))?;
         let got = c.classify(&l.text);
@@ -222,8 +197,7 @@ pub fn evaluate(c: &Classifier, input: impl BufRead) -> Result<EvalReport, EvalE
             }
         }
         if let Some(d) = l.district.as_deref() {
-            let d = District::parse(d)
-                .ok_or_else(|| EvalError::Line(lineno, format!("unknown district `{d}`")))?;
+            let d = District::parse(d).ok_or_else(|| EvalError::Line(lineno, format!("unknown district `{d}`")))?;
             report.district_total += 1;
             if got.location.as_ref().map(|p| p.district) == Some(d) {
                 report.district_correct += 1;
@@ -283,14 +257,13 @@ pub fn classify_stream(
 
 /// The text of one batch line, or an error code and message.
 fn text_of(bytes: &[u8]) -> Result<String, (&'static str, String)> {
-    let line = std::str::from_utf8(bytes)
-        .map_err(|e| ("invalid_utf8", format!("line is not valid UTF-8: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| ("invalid_json", format!("line is not JSON: {e}")))?;
-    let text = value.get("text").and_then(|t| t.as_str()).ok_or((
-        "missing_text",
-        "line has no string field \"text\"".to_string(),
-    ))?;
+    let line = std::str::from_utf8(bytes).map_err(|e| ("invalid_utf8", format!("line is not valid UTF-8: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| ("invalid_json", format!("line is not JSON: {e}")))?;
+    let text = value
+        .get("text")
+        .and_then(|t| t.as_str())
+        .ok_or(("missing_text", "line has no string field \"text\"".to_string()))?;
     if text.trim().is_empty() {
         return Err(("empty_text", "\"text\" is empty".to_string()));
     }

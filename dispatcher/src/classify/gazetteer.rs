@@ -101,39 +101,21 @@ pub struct Gazetteer {
 }
 
 impl Gazetteer {
-    pub(crate) fn load(
-        norm: Arc<Normalizer>,
-        places_src: &str,
-        csv_src: &str,
-    ) -> Result<Self, ClassifierError> {
-        let cfg: PlacesFile =
-            toml::from_str(places_src).map_err(|e| ClassifierError::toml(PLACES_FILE, e))?;
-        let ambiguous: HashSet<String> = cfg
-            .ambiguous_names
-            .iter()
-            .map(|s| norm.words(s).join(" "))
-            .collect();
+    pub(crate) fn load(norm: Arc<Normalizer>, places_src: &str, csv_src: &str) -> Result<Self, ClassifierError> {
+        let cfg: PlacesFile = toml::from_str(places_src).map_err(|e| ClassifierError::toml(PLACES_FILE, e))?;
+        let ambiguous: HashSet<String> = cfg.ambiguous_names.iter().map(|s| norm.words(s).join(" ")).collect();
         let mut places = Vec::new();
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(csv_src.as_bytes());
         for (i, row) in reader.deserialize::<Row>().enumerate() {
             let line = i + 2;
-            let row =
-                row.map_err(|e| ClassifierError::line_at(GAZETTEER_FILE, line, &e.to_string()))?;
+            let row = row.map_err(|e| ClassifierError::line_at(GAZETTEER_FILE, line, &e.to_string()))?;
             let kind = PlaceKind::parse(&row.kind).ok_or_else(|| {
-                ClassifierError::line_at(
-                    GAZETTEER_FILE,
-                    line,
-                    &format!("unknown kind `{}`", row.kind),
-                )
+                ClassifierError::line_at(GAZETTEER_FILE, line, &format!("unknown kind `{}`", row.kind))
             })?;
             let district = District::parse(&row.district).ok_or_else(|| {
-                ClassifierError::line_at(
-                    GAZETTEER_FILE,
-                    line,
-                    &format!("unknown district `{}`", row.district),
-                )
+                ClassifierError::line_at(GAZETTEER_FILE, line, &format!("unknown district `{}`", row.district))
             })?;
             if !(-9.0..=-8.0).contains(&row.lat) || !(114.9..=115.5).contains(&row.lon) {
                 return Err(ClassifierError::line_at(
@@ -205,8 +187,7 @@ impl Gazetteer {
                     (!w.is_empty()).then_some(w)
                 });
                 keys.push(words);
-                if let (Some(bare), Some(templates)) = (bare, cfg.variants.get(place.kind.as_str()))
-                {
+                if let (Some(bare), Some(templates)) = (bare, cfg.variants.get(place.kind.as_str())) {
                     for t in templates {
                         let filled = t.replace("{}", &bare.join(" "));
                         keys.push(g.norm.words(&filled));
@@ -376,10 +357,7 @@ impl Gazetteer {
             let pa = self.places.get(a.0 as usize);
             let pb = self.places.get(b.0 as usize);
             b.1.cmp(&a.1)
-                .then_with(|| {
-                    pa.map_or(0, |p| p.name.len())
-                        .cmp(&pb.map_or(0, |p| p.name.len()))
-                })
+                .then_with(|| pa.map_or(0, |p| p.name.len()).cmp(&pb.map_or(0, |p| p.name.len())))
                 .then_with(|| {
                     let sa = pa.map_or(0, |p| specificity(p.kind));
                     let sb = pb.map_or(0, |p| specificity(p.kind));

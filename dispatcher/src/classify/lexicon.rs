@@ -105,9 +105,7 @@ impl Lexicon {
         let mut buckets = vec![Vec::new(); 26 * MAX_LEN];
         for (id, w) in self.words.iter().enumerate() {
             let b = w.as_bytes();
-            if !b.iter().all(u8::is_ascii_lowercase)
-                || self.exact_only.get(id).copied().unwrap_or(true)
-            {
+            if !b.iter().all(u8::is_ascii_lowercase) || self.exact_only.get(id).copied().unwrap_or(true) {
                 continue;
             }
             if self.max_distance(b.len()) == 0 || b.len() >= MAX_LEN {
@@ -167,10 +165,7 @@ impl Lexicon {
     /// Tolerant match within the allowed edit distance; the first letter must agree.
     pub fn fuzzy(&self, word: &str) -> Option<Resolved> {
         let b = word.as_bytes();
-        if b.len() + 2 < self.d1_len
-            || b.len() + 2 >= MAX_LEN
-            || !b.iter().all(u8::is_ascii_lowercase)
-        {
+        if b.len() + 2 < self.d1_len || b.len() + 2 >= MAX_LEN || !b.iter().all(u8::is_ascii_lowercase) {
             return None;
         }
         let mask = letter_mask(b);
@@ -211,8 +206,7 @@ fn bucket_of(b: &[u8]) -> usize {
 
 /// Bit i set when letter `a + i` occurs in the word.
 fn letter_mask(b: &[u8]) -> u32 {
-    b.iter()
-        .fold(0u32, |m, c| m | 1u32 << (c.wrapping_sub(b'a') % 32))
+    b.iter().fold(0u32, |m, c| m | 1u32 << (c.wrapping_sub(b'a') % 32))
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
@@ -260,11 +254,8 @@ mod tests {
         for w in ["kebakaran", "banjir", "api", "tenggelam"] {
             lex.intern(w);
         }
-        let norm = Normalizer::from_toml(
-            "normalize.toml",
-            include_str!("../../data/classifier/normalize.toml"),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let norm = Normalizer::from_toml("normalize.toml", include_str!("../../data/classifier/normalize.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
         lex.build_index(&norm);
         let id = |w: &str| lex.fuzzy(w).map(|r| lex.word(r.id).to_string());
         assert_eq!(id("kebakarn").as_deref(), Some("kebakaran"));

@@ -145,11 +145,7 @@ impl Classifier {
         )?);
         let vocab = Vocabulary::load(&norm, src.categories_toml, src.rules_toml)?;
         let gazetteer = Gazetteer::load(Arc::clone(&norm), src.places_toml, src.gazetteer_csv)?;
-        Ok(Classifier {
-            norm,
-            vocab,
-            gazetteer,
-        })
+        Ok(Classifier { norm, vocab, gazetteer })
     }
 
     pub fn gazetteer(&self) -> &Gazetteer {
@@ -180,21 +176,15 @@ impl Classifier {
         }
         let verdict = decide::decide(&self.vocab, text, tokens, &vocab_ids);
         let mut evidence = verdict.evidence;
-        let location = self
-            .gazetteer
-            .find_in_tokens(&normalized, &place_ids)
-            .map(|found| {
-                evidence.push(Evidence {
-                    kind: EvidenceKind::Place,
-                    text: text
-                        .get(found.start..found.end)
-                        .unwrap_or_default()
-                        .to_string(),
-                    matched: found.place.name.clone(),
-                    category: None,
-                });
-                found.place
+        let location = self.gazetteer.find_in_tokens(&normalized, &place_ids).map(|found| {
+            evidence.push(Evidence {
+                kind: EvidenceKind::Place,
+                text: text.get(found.start..found.end).unwrap_or_default().to_string(),
+                matched: found.place.name.clone(),
+                category: None,
             });
+            found.place
+        });
         Classification {
             category: verdict.category,
             queue: verdict.category.queue(),

@@ -60,23 +60,14 @@ impl Normalizer {
         for (k, v) in raw.abbreviations {
             let words: Vec<String> = v.split_whitespace().map(str::to_lowercase).collect();
             if words.is_empty() || k.trim().is_empty() {
-                return Err(ClassifierError::at(
-                    file,
-                    src,
-                    &k,
-                    "empty abbreviation or expansion",
-                ));
+                return Err(ClassifierError::at(file, src, &k, "empty abbreviation or expansion"));
             }
             abbreviations.insert(k.to_lowercase(), words);
         }
         Ok(Self {
             sms_prefixes: raw.sms_prefixes.iter().map(|s| s.to_lowercase()).collect(),
             abbreviations,
-            common: raw
-                .common_words
-                .split_whitespace()
-                .map(str::to_lowercase)
-                .collect(),
+            common: raw.common_words.split_whitespace().map(str::to_lowercase).collect(),
             clause_words: raw.clause_words.into_iter().collect(),
             suffixes: raw.suffixes,
             prefixes: raw.prefixes,
@@ -85,11 +76,7 @@ impl Normalizer {
 
     /// Normalises a vocabulary phrase into its words (no spans needed).
     pub fn words(&self, phrase: &str) -> Vec<String> {
-        self.normalize(phrase)
-            .tokens
-            .into_iter()
-            .map(|t| t.text)
-            .collect()
+        self.normalize(phrase).tokens.into_iter().map(|t| t.text).collect()
     }
 
     /// Normalises a text into tokens.
@@ -99,9 +86,7 @@ impl Normalizer {
         let (upper, letters) = body
             .chars()
             .filter(|c| c.is_alphabetic())
-            .fold((0, 0), |(u, l), c| {
-                (u + usize::from(c.is_uppercase()), l + 1)
-            });
+            .fold((0, 0), |(u, l), c| (u + usize::from(c.is_uppercase()), l + 1));
         let all_caps = letters >= 4 && upper * 10 >= letters * 6;
         let mut out = Normalized {
             tokens: Vec::with_capacity(body.len() / 5 + 1),
@@ -221,10 +206,7 @@ impl Normalizer {
 
     /// Byte offset where the text proper starts, after an optional SMS keyword.
     fn strip_prefix(&self, text: &str) -> usize {
-        let lead = text.len()
-            - text
-                .trim_start_matches(|c: char| !c.is_alphanumeric())
-                .len();
+        let lead = text.len() - text.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
         let rest = text.get(lead..).unwrap_or("");
         for p in &self.sms_prefixes {
             let Some(head) = rest.get(..p.len()) else {
@@ -237,10 +219,7 @@ impl Normalizer {
             if after.chars().next().is_some_and(char::is_alphanumeric) {
                 continue;
             }
-            let skip = after.len()
-                - after
-                    .trim_start_matches(|c: char| !c.is_alphanumeric())
-                    .len();
+            let skip = after.len() - after.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
             return lead + p.len() + skip;
         }
         0
@@ -284,11 +263,7 @@ fn collapse_repeats(word: &str) -> String {
             j += 1;
         }
         let run = j - i;
-        let keep = if run >= 3 && c.is_alphabetic() {
-            1
-        } else {
-            run
-        };
+        let keep = if run >= 3 && c.is_alphabetic() { 1 } else { run };
         for _ in 0..keep {
             out.push(c);
         }
@@ -311,20 +286,12 @@ mod tests {
     use super::*;
 
     fn norm() -> Normalizer {
-        Normalizer::from_toml(
-            "normalize.toml",
-            include_str!("../../data/classifier/normalize.toml"),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        Normalizer::from_toml("normalize.toml", include_str!("../../data/classifier/normalize.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn words(text: &str) -> Vec<String> {
-        norm()
-            .normalize(text)
-            .tokens
-            .into_iter()
-            .map(|t| t.text)
-            .collect()
+        norm().normalize(text).tokens.into_iter().map(|t| t.text).collect()
     }
 
     #[test]
@@ -343,10 +310,7 @@ mod tests {
 
     #[test]
     fn expands_shorthand_and_reduplication() {
-        assert_eq!(
-            words("tlg ibu2 yg sdh"),
-            vec!["tolong", "ibu", "ibu", "yang", "sudah"]
-        );
+        assert_eq!(words("tlg ibu2 yg sdh"), vec!["tolong", "ibu", "ibu", "yang", "sudah"]);
         assert_eq!(words("Tolonggg!!!"), vec!["tolong"]);
         assert_eq!(words("anak-anak"), vec!["anak", "anak"]);
         assert_eq!(words("Café can't"), vec!["cafe", "cant"]);

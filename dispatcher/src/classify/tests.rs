@@ -42,24 +42,14 @@ fn sms_shorthand_and_typos() {
         Category::WaterRescue,
         Some(1),
     );
-    check(
-        &c,
-        "badung, bnjr udh msk rmh selutut",
-        Category::Flood,
-        Some(2),
-    );
+    check(&c, "badung, bnjr udh msk rmh selutut", Category::Flood, Some(2));
     check(
         &c,
         "ada tabrakn motor sm mobil, 1 org gk sadar",
         Category::TrafficAccident,
         Some(1),
     );
-    check(
-        &c,
-        "ibu2 pingsan di pasar, tdk bernafas",
-        Category::Medical,
-        Some(1),
-    );
+    check(&c, "ibu2 pingsan di pasar, tdk bernafas", Category::Medical, Some(1));
 }
 
 #[test]
@@ -106,12 +96,7 @@ fn negation_cancels_the_hazard() {
         Category::General,
         Some(4),
     );
-    check(
-        &c,
-        "tidak ada api, tapi bau gas kuat di dapur",
-        Category::Hazmat,
-        None,
-    );
+    check(&c, "tidak ada api, tapi bau gas kuat di dapur", Category::Hazmat, None);
     check(
         &c,
         "no fire, just a burning smell from the neighbour's bbq",
@@ -141,12 +126,7 @@ fn harmless_idioms_are_general() {
 #[test]
 fn symptoms_without_the_category_word() {
     let c = c();
-    check(
-        &c,
-        "dia tidak bernafas, tolong cepat",
-        Category::Medical,
-        Some(1),
-    );
+    check(&c, "dia tidak bernafas, tolong cepat", Category::Medical, Some(1));
     check(
         &c,
         "air sudah masuk rumah sepinggang, nenek di kamar",
@@ -214,12 +194,7 @@ fn priority_cues() {
         Category::Animal,
         Some(3),
     );
-    check(
-        &c,
-        "kebakaran lahan kosong di pinggir desa",
-        Category::Fire,
-        Some(2),
-    );
+    check(&c, "kebakaran lahan kosong di pinggir desa", Category::Fire, Some(2));
 }
 
 #[test]
@@ -241,18 +216,15 @@ fn locations_prefer_specific_places_and_respect_ambiguity() {
         .map(|p| p.district);
     assert_eq!(p, Some(District::Kuta));
     assert_eq!(
-        g.find_in_text("sedang hujan deras, taman kota banjir")
-            .map(|p| p.name),
+        g.find_in_text("sedang hujan deras, taman kota banjir").map(|p| p.name),
         None
     );
     assert_eq!(
-        g.find_in_text("Gardu meledak di desa Sedang")
-            .map(|p| p.district),
+        g.find_in_text("Gardu meledak di desa Sedang").map(|p| p.district),
         Some(District::Abiansemal)
     );
     assert_eq!(
-        g.find_in_text("kebakaran di Kerobokn Kelod")
-            .map(|p| p.district),
+        g.find_in_text("kebakaran di Kerobokn Kelod").map(|p| p.district),
         Some(District::KutaUtara)
     );
     let r = c.classify("tabrakan di Jl. Raya Sempidi, sopir terjepit");
@@ -264,18 +236,9 @@ fn locations_prefer_specific_places_and_respect_ambiguity() {
 fn search_is_tolerant() {
     let c = c();
     let g = c.gazetteer();
-    assert_eq!(
-        g.search("semin", 5).first().map(|p| p.name.as_str()),
-        Some("Seminyak")
-    );
-    assert!(g
-        .search("uluwatu", 10)
-        .iter()
-        .any(|p| p.name == "Pura Luhur Uluwatu"));
-    assert!(g
-        .search("kerobokn", 5)
-        .iter()
-        .any(|p| p.name.starts_with("Kerobokan")));
+    assert_eq!(g.search("semin", 5).first().map(|p| p.name.as_str()), Some("Seminyak"));
+    assert!(g.search("uluwatu", 10).iter().any(|p| p.name == "Pura Luhur Uluwatu"));
+    assert!(g.search("kerobokn", 5).iter().any(|p| p.name.starts_with("Kerobokan")));
     assert!(g.search("", 5).is_empty());
     assert!(g.search("bingin", 3).len() <= 3);
 }
@@ -323,8 +286,7 @@ fn stream_reports_bad_lines_in_order() {
     input.extend_from_slice(format!("{{\"text\": \"{}\"}}\n", "a".repeat(4001)).as_bytes());
     input.extend_from_slice(b"{\"text\": \"ular masuk rumah\"}");
     let mut out = Vec::new();
-    let stats =
-        super::eval::classify_stream(&c, &input[..], &mut out).unwrap_or_else(|e| panic!("{e}"));
+    let stats = super::eval::classify_stream(&c, &input[..], &mut out).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((stats.lines, stats.classified, stats.errors), (7, 2, 5));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out)
         .lines()

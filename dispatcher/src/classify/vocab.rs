@@ -138,8 +138,7 @@ const CATEGORIES_FILE: &str = "data/classifier/categories.toml";
 const RULES_FILE: &str = "data/classifier/rules.toml";
 
 fn parse_category(file: &str, src: &str, name: &str) -> Result<Category, ClassifierError> {
-    Category::parse(name)
-        .ok_or_else(|| ClassifierError::at(file, src, name, &format!("unknown category `{name}`")))
+    Category::parse(name).ok_or_else(|| ClassifierError::at(file, src, name, &format!("unknown category `{name}`")))
 }
 
 fn check_level(file: &str, src: &str, key: &str, level: u8) -> Result<u8, ClassifierError> {
@@ -156,15 +155,10 @@ fn check_level(file: &str, src: &str, key: &str, level: u8) -> Result<u8, Classi
 }
 
 impl Vocabulary {
-    pub fn load(
-        norm: &Normalizer,
-        categories_src: &str,
-        rules_src: &str,
-    ) -> Result<Self, ClassifierError> {
-        let cats: CategoriesFile = toml::from_str(categories_src)
-            .map_err(|e| ClassifierError::toml(CATEGORIES_FILE, e))?;
-        let rules: RulesFile =
-            toml::from_str(rules_src).map_err(|e| ClassifierError::toml(RULES_FILE, e))?;
+    pub fn load(norm: &Normalizer, categories_src: &str, rules_src: &str) -> Result<Self, ClassifierError> {
+        let cats: CategoriesFile =
+            toml::from_str(categories_src).map_err(|e| ClassifierError::toml(CATEGORIES_FILE, e))?;
+        let rules: RulesFile = toml::from_str(rules_src).map_err(|e| ClassifierError::toml(RULES_FILE, e))?;
         let mut v = Vocabulary {
             lexicon: Lexicon::new(6, 9),
             phrases: Vec::new(),
@@ -188,31 +182,16 @@ impl Vocabulary {
                         "weight must be a positive number",
                     ));
                 }
-                v.add(
-                    norm,
-                    cf,
-                    categories_src,
-                    term,
-                    Target::Category { cat, weight },
-                )?;
+                v.add(norm, cf, categories_src, term, Target::Category { cat, weight })?;
             }
             for (term, &level) in &def.priority_cues {
                 let level = check_level(cf, categories_src, term, level)?;
-                v.add(
-                    norm,
-                    cf,
-                    categories_src,
-                    term,
-                    Target::CategoryPriority { cat, level },
-                )?;
+                v.add(norm, cf, categories_src, term, Target::CategoryPriority { cat, level })?;
             }
         }
         for c in Category::ALL {
             if !cats.category.contains_key(c.as_str()) {
-                return Err(ClassifierError::plain(
-                    cf,
-                    &format!("category `{c}` has no vocabulary"),
-                ));
+                return Err(ClassifierError::plain(cf, &format!("category `{c}` has no vocabulary")));
             }
         }
         for n in &rules.negation.negators {
@@ -300,14 +279,7 @@ impl Vocabulary {
         }
     }
 
-    fn find_from(
-        &self,
-        w: u32,
-        i: usize,
-        ids: &[[Option<u32>; 2]],
-        clauses: &[u32],
-        out: &mut Vec<PhraseMatch>,
-    ) {
+    fn find_from(&self, w: u32, i: usize, ids: &[[Option<u32>; 2]], clauses: &[u32], out: &mut Vec<PhraseMatch>) {
         let n = ids.len();
         {
             let Some(cands) = self.by_first.get(&w) else {

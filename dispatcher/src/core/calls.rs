@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use incident_types::wire::CallEventIn;
-use incident_types::{
-    Actor, Call, CallEventKind, CallId, CallStatus, Channel, Event, LocationSource,
-};
+use incident_types::{Actor, Call, CallEventKind, CallId, CallStatus, Channel, Event, LocationSource};
 
 use super::intake::{check_text, ingest, Intake};
 use super::{Command, Write};
@@ -19,8 +17,7 @@ impl RecordCallEvent {
     pub fn validate(&self) -> Result<CallId, ApiError> {
         let e = &self.0;
         let id = CallId::parse("call_id", &e.call_id)?;
-        let caller_ok = (3..=20).contains(&e.caller.len())
-            && e.caller.chars().all(|c| c.is_ascii_digit() || c == '+');
+        let caller_ok = (3..=20).contains(&e.caller.len()) && e.caller.chars().all(|c| c.is_ascii_digit() || c == '+');
         if !caller_ok {
             return Err(ApiError::bad_field(
                 "caller",
@@ -33,10 +30,7 @@ impl RecordCallEvent {
         match e.kind {
             CallEventKind::Transcript => check_text("text", e.text.as_deref().unwrap_or(""))?,
             CallEventKind::Location if e.location.is_none() => {
-                return Err(ApiError::bad_field(
-                    "location",
-                    "is required for location events",
-                ))
+                return Err(ApiError::bad_field("location", "is required for location events"))
             }
             _ => {
                 if let Some(t) = &e.text {
@@ -48,10 +42,7 @@ impl RecordCallEvent {
             .as_ref()
             .is_some_and(|n| n.is_empty() || n.chars().count() > 64)
         {
-            return Err(ApiError::bad_field(
-                "call_taker",
-                "must be 1 to 64 characters",
-            ));
+            return Err(ApiError::bad_field("call_taker", "must be 1 to 64 characters"));
         }
         Ok(id)
     }
@@ -76,21 +67,18 @@ impl Command for RecordCallEvent {
         let existing = write::load_call(w.conn, id.as_str()).await?;
         if !write::record_call_event(w.conn, id.as_str(), e.kind.as_str(), e.at).await? {
             // A retry of an event already applied.
-            return existing.ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("call event recorded without its call"))
-            });
+            return existing.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("call event recorded without its call")));
         }
         let mut call = match existing {
             Some(c) => c,
             None => {
                 let since = e.at - w.domain.duplicates.repeat_window;
-                let previous: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM calls WHERE caller = $1 AND offered_us >= $2",
-                )
-                .bind(&e.caller)
-                .bind(crate::clock::to_micros(since))
-                .fetch_one(&mut *w.conn)
-                .await?;
+                let previous: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE caller = $1 AND offered_us >= $2")
+                        .bind(&e.caller)
+                        .bind(crate::clock::to_micros(since))
+                        .fetch_one(&mut *w.conn)
+                        .await?;
                 Call {
                     id: id.clone(),
                     caller: e.caller.clone(),
@@ -131,9 +119,7 @@ impl Command for RecordCallEvent {
             }
             CallEventKind::Transcript => {
                 let text = e.text.unwrap_or_default();
-                if call.transcript.chars().count() + text.chars().count() + 1
-                    > incident_types::wire::MAX_TEXT_CHARS
-                {
+                if call.transcript.chars().count() + text.chars().count() + 1 > incident_types::wire::MAX_TEXT_CHARS {
                     return Err(ApiError::bad_field(
                         "text",
                         "the call's transcript would exceed 4000 characters",
@@ -184,8 +170,8 @@ async fn transcript_to_incident(w: &mut Write<'_>, call: &mut Call) -> Result<()
                 return Ok(());
             };
             incident.summary = call.transcript.clone();
-            let changed = !incident.category_confirmed
-                && (incident.category != c.category || incident.priority != c.priority);
+            let changed =
+                !incident.category_confirmed && (incident.category != c.category || incident.priority != c.priority);
             if changed {
                 incident.category = c.category;
                 incident.queue = c.queue;
@@ -222,9 +208,7 @@ async fn locate_incident(w: &mut Write<'_>, call: &Call) -> Result<(), ApiError>
         return Ok(());
     };
     let better = incident.location.as_ref().is_none_or(|old| {
-        old.source != LocationSource::Manual
-            && source_rank(loc.source) >= source_rank(old.source)
-            && old != loc
+        old.source != LocationSource::Manual && source_rank(loc.source) >= source_rank(old.source) && old != loc
     });
     if !better {
         return Ok(());

@@ -39,15 +39,8 @@ impl Command for Transition {
         let from = incident.status;
         if !from.can_move_to(self.to) {
             return Err(ApiError::IllegalTransition {
-                message: format!(
-                    "incident {} cannot go from {from} to {}",
-                    incident.number, self.to
-                ),
-                allowed: from
-                    .allowed_next()
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
+                message: format!("incident {} cannot go from {from} to {}", incident.number, self.to),
+                allowed: from.allowed_next().iter().map(|s| s.as_str().to_owned()).collect(),
             });
         }
         if self.to == IncidentStatus::Dispatched {
@@ -108,36 +101,28 @@ impl Command for Correct {
                 message: format!("incident {} is {}", incident.number, incident.status),
             });
         }
-        let category = p
-            .category
-            .filter(|c| *c != incident.category)
-            .map(|to| Change {
-                from: incident.category,
-                to,
-            });
+        let category = p.category.filter(|c| *c != incident.category).map(|to| Change {
+            from: incident.category,
+            to,
+        });
         let mut new_priority = p.priority;
         if category.as_ref().is_some_and(|c| c.to == Category::General) {
+            if p.priority.is_some_and(|p| p != Priority::ROUTINE) {
+                return Err(ApiError::bad_field("priority", "general items are always priority 4"));
+            }
             new_priority = Some(Priority::ROUTINE);
-        } else if new_priority.is_none()
-            && incident.category == Category::General
-            && category.is_some()
-        {
+        } else if new_priority.is_none() && incident.category == Category::General && category.is_some() {
             // Leaving the general queue: it needs a real priority; a person sets it, default 3.
             new_priority = Some(Priority::NEEDS_UNIT);
         }
-        let priority = new_priority
-            .filter(|p| *p != incident.priority)
-            .map(|to| Change {
-                from: incident.priority,
-                to,
-            });
+        let priority = new_priority.filter(|p| *p != incident.priority).map(|to| Change {
+            from: incident.priority,
+            to,
+        });
         if category.as_ref().map_or(incident.category, |c| c.to) == Category::General
             && priority.as_ref().map_or(incident.priority, |p| p.to) != Priority::ROUTINE
         {
-            return Err(ApiError::bad_field(
-                "priority",
-                "general items are always priority 4",
-            ));
+            return Err(ApiError::bad_field("priority", "general items are always priority 4"));
         }
         let location = p
             .location

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use incident_types::location::is_in_badung;
 use incident_types::wire::{NewReport, ReportAccepted, MAX_TEXT_CHARS};
 use incident_types::{
-    CallId, Category, Channel, Classification, District, Event, Incident, IncidentId,
-    IncidentStatus, Location, LocationSource, PlaceKind, Report, ReportId, Reporter,
+    CallId, Category, Channel, Classification, District, Event, Incident, IncidentId, IncidentStatus, Location,
+    LocationSource, PlaceKind, Report, ReportId, Reporter,
 };
 use uuid::Uuid;
 
@@ -34,10 +34,7 @@ pub fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
 fn check_reporter(r: &Option<Reporter>) -> Result<(), ApiError> {
     let Some(r) = r else { return Ok(()) };
     if r.name.as_ref().is_some_and(|n| n.chars().count() > 120) {
-        return Err(ApiError::bad_field(
-            "reporter.name",
-            "must be at most 120 characters",
-        ));
+        return Err(ApiError::bad_field("reporter.name", "must be at most 120 characters"));
     }
     if let Some(phone) = &r.phone {
         let ok = (3..=20).contains(&phone.len())
@@ -133,17 +130,11 @@ pub fn district_near(domain: &Domain, lat: f64, lon: f64) -> Option<District> {
 }
 
 /// Stores a report: joins an open incident nearby of a compatible category, or opens a new one.
-pub(crate) async fn ingest(
-    w: &mut Write<'_>,
-    intake: Intake,
-    c: Classification,
-) -> Result<ReportAccepted, ApiError> {
+pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification) -> Result<ReportAccepted, ApiError> {
     let location = choose_location(intake.location, &c);
     let district = match (&location, &c.location) {
         (Some(l), Some(place)) if l.source == LocationSource::Geocoded => Some(place.district),
-        (Some(l), _) => {
-            district_near(w.domain, l.lat, l.lon).or(c.location.as_ref().map(|p| p.district))
-        }
+        (Some(l), _) => district_near(w.domain, l.lat, l.lon).or(c.location.as_ref().map(|p| p.district)),
         (None, _) => None,
     };
     let report_id = ReportId(Uuid::now_v7());
@@ -170,9 +161,7 @@ pub(crate) async fn ingest(
             existing
         }
         None => {
-            let outside_badung = location
-                .as_ref()
-                .is_some_and(|l| !is_in_badung(l.lat, l.lon));
+            let outside_badung = location.as_ref().is_some_and(|l| !is_in_badung(l.lat, l.lon));
             let incident = Incident {
                 id: IncidentId(Uuid::now_v7()),
                 number: write::next_incident_number(w.conn, w.now).await?,
@@ -249,11 +238,7 @@ fn find_duplicate(w: &Write<'_>, category: Category, lat: f64, lon: f64) -> Opti
                 && crate::dispatch::dedupe::compatible(i.category, category)
                 && i.category != Category::General
         })
-        .filter_map(|i| {
-            i.location
-                .as_ref()
-                .map(|l| (i.id, distance_m(lat, lon, l.lat, l.lon)))
-        })
+        .filter_map(|i| i.location.as_ref().map(|l| (i.id, distance_m(lat, lon, l.lat, l.lon))))
         .filter(|(_, d)| *d <= policy.radius_m)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(id, _)| id);
@@ -266,10 +251,7 @@ fn find_duplicate(w: &Write<'_>, category: Category, lat: f64, lon: f64) -> Opti
 
 /// Sends the recommended units at once where the plan says so (priority 1 only).
 async fn auto_dispatch(w: &mut Write<'_>, incident: Incident) -> Result<Incident, ApiError> {
-    let plan = w
-        .domain
-        .plans
-        .plan_for(incident.category, incident.priority);
+    let plan = w.domain.plans.plan_for(incident.category, incident.priority);
     if !plan.is_some_and(|p| p.auto_dispatch)
         || incident.priority != incident_types::Priority::IMMEDIATE
         || incident.location.is_none()
@@ -282,9 +264,7 @@ async fn auto_dispatch(w: &mut Write<'_>, incident: Incident) -> Result<Incident
     }
     // A failed auto-dispatch (a unit taken meanwhile) must not lose the report:
     // it runs in its own savepoint and the incident stays for a person to dispatch.
-    sqlx::query("SAVEPOINT auto_dispatch")
-        .execute(&mut *w.conn)
-        .await?;
+    sqlx::query("SAVEPOINT auto_dispatch").execute(&mut *w.conn).await?;
     let events_before = w.events.len();
     match assign_units(w, incident.clone(), &best, true).await {
         Ok((dispatched, _)) => {

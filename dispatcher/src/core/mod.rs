@@ -108,9 +108,7 @@ struct Pending<C: Command> {
 impl<C: Command> Job for Pending<C> {
     async fn run(&mut self, w: &mut Write<'_>) -> Result<(), ApiError> {
         if let Some(k) = &self.idempotency {
-            if let Some((fingerprint, response)) =
-                write::idempotent_response(w.conn, &k.principal, &k.key).await?
-            {
+            if let Some((fingerprint, response)) = write::idempotent_response(w.conn, &k.principal, &k.key).await? {
                 if fingerprint != k.fingerprint {
                     return Err(ApiError::Conflict {
                         code: "idempotency_key_reused",
@@ -128,15 +126,7 @@ impl<C: Command> Job for Pending<C> {
         let output = command.apply(w).await?;
         if let Some(k) = &self.idempotency {
             let response = serde_json::to_string(&output)?;
-            write::store_idempotent_response(
-                w.conn,
-                &k.principal,
-                &k.key,
-                &k.fingerprint,
-                &response,
-                w.now,
-            )
-            .await?;
+            write::store_idempotent_response(w.conn, &k.principal, &k.key, &k.fingerprint, &response, w.now).await?;
         }
         self.output = Some(output);
         Ok(())
@@ -149,9 +139,7 @@ impl<C: Command> Job for Pending<C> {
     fn complete(self: Box<Self>, outcome: Result<(), ApiError>) {
         let Pending { output, reply, .. } = *self;
         let result = outcome.and_then(|()| {
-            output.ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("command finished without output"))
-            })
+            output.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("command finished without output")))
         });
         // The handler may have gone (client disconnected): the change is committed regardless.
         let _ = reply.send(result);
@@ -180,11 +168,7 @@ impl Core {
     }
 
     /// Runs a command and returns its output once it is committed.
-    pub async fn execute<C: Command>(
-        &self,
-        actor: Actor,
-        command: C,
-    ) -> Result<C::Output, ApiError> {
+    pub async fn execute<C: Command>(&self, actor: Actor, command: C) -> Result<C::Output, ApiError> {
         self.execute_idempotent(actor, None, command).await
     }
 
@@ -202,20 +186,12 @@ impl Core {
             output: None,
             reply,
         };
-        self.jobs
-            .send(Box::new(job))
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
+        self.jobs.send(Box::new(job)).await.map_err(|_| ApiError::Unavailable)?;
         answer.await.map_err(|_| ApiError::Unavailable)?
     }
 }
 
-async fn writer_loop(
-    store: Store,
-    domain: Arc<Domain>,
-    hub: Hub,
-    mut rx: mpsc::Receiver<Box<dyn Job>>,
-) {
+async fn writer_loop(store: Store, domain: Arc<Domain>, hub: Hub, mut rx: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.recv().await {
         batch.push(job);
@@ -252,19 +228,13 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
             let events = std::mem::take(&mut w.events);
             match outcome {
                 Ok(()) => {
-                    sqlx::query("RELEASE SAVEPOINT job")
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
                     records.extend(events);
                     outcomes.push(Ok(()));
                 }
                 Err(e) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT job")
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT job")
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
                     outcomes.push(Err(e));
                 }
             }

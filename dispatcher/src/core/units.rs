@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use incident_types::wire::{NewUnit, UnitReport};
-use incident_types::{
-    Actor, Event, Incident, IncidentId, IncidentStatus, Position, Queue, Unit, UnitId, UnitStatus,
-};
+use incident_types::{Actor, Event, Incident, IncidentId, IncidentStatus, Position, Queue, Unit, UnitId, UnitStatus};
 
 use super::{Command, Write};
 use crate::dispatch::index::distance_m;
@@ -23,22 +21,12 @@ impl Command for RegisterUnit {
         let n = self.0;
         let id = UnitId::parse("id", &n.id)?;
         if n.call_sign.trim().is_empty() || n.call_sign.chars().count() > 64 {
-            return Err(ApiError::bad_field(
-                "call_sign",
-                "must be 1 to 64 characters",
-            ));
+            return Err(ApiError::bad_field("call_sign", "must be 1 to 64 characters"));
         }
         if n.station.chars().count() > 120 {
-            return Err(ApiError::bad_field(
-                "station",
-                "must be at most 120 characters",
-            ));
+            return Err(ApiError::bad_field("station", "must be at most 120 characters"));
         }
-        if n.capabilities.len() > 16
-            || n.capabilities
-                .iter()
-                .any(|c| c.is_empty() || c.chars().count() > 32)
-        {
+        if n.capabilities.len() > 16 || n.capabilities.iter().any(|c| c.is_empty() || c.chars().count() > 32) {
             return Err(ApiError::bad_field(
                 "capabilities",
                 "at most 16 capabilities of 1 to 32 characters",
@@ -54,9 +42,7 @@ impl Command for RegisterUnit {
             unit_type: n.unit_type,
             capabilities: n.capabilities,
             station: n.station,
-            status: existing
-                .as_ref()
-                .map_or(UnitStatus::Available, |u| u.status),
+            status: existing.as_ref().map_or(UnitStatus::Available, |u| u.status),
             position: n
                 .position
                 .or_else(|| existing.as_ref().and_then(|u| u.position.clone())),
@@ -110,8 +96,7 @@ impl Command for UpdatePosition {
         write::insert_position(w.conn, &unit.id, &p).await?;
         let jitter = unit.position.as_ref().is_some_and(|old| {
             let radius = STATIONARY_RADIUS_M.max(p.accuracy_m.unwrap_or(0.0).min(50.0));
-            distance_m(old.lat, old.lon, p.lat, p.lon) < radius
-                && (p.at - old.at).num_seconds() < STATIONARY_REFRESH_S
+            distance_m(old.lat, old.lon, p.lat, p.lon) < radius && (p.at - old.at).num_seconds() < STATIONARY_REFRESH_S
         });
         if jitter {
             return Ok(unit);
@@ -176,15 +161,7 @@ async fn acknowledge(w: &mut Write<'_>, unit: &Unit) -> Result<(), ApiError> {
         code: "no_assignment",
         message: format!("unit {} has no assignment to acknowledge", unit.id),
     })?;
-    if write::mark_assignment(
-        w.conn,
-        &unit.id,
-        incident_id,
-        AssignmentMark::Acknowledged,
-        w.now,
-    )
-    .await?
-    {
+    if write::mark_assignment(w.conn, &unit.id, incident_id, AssignmentMark::Acknowledged, w.now).await? {
         w.emit(Event::AssignmentAcknowledged {
             unit_id: unit.id.clone(),
             incident_id,
@@ -195,11 +172,7 @@ async fn acknowledge(w: &mut Write<'_>, unit: &Unit) -> Result<(), ApiError> {
 }
 
 /// Moves a unit to `to` (already checked as allowed), releasing or following its incident.
-async fn set_unit_status(
-    w: &mut Write<'_>,
-    mut unit: Unit,
-    to: UnitStatus,
-) -> Result<Unit, ApiError> {
+async fn set_unit_status(w: &mut Write<'_>, mut unit: Unit, to: UnitStatus) -> Result<Unit, ApiError> {
     let from = unit.status;
     let incident_id = unit.incident_id;
     let expected_incident = unit.incident_id;
@@ -239,11 +212,7 @@ async fn set_unit_status(
 }
 
 /// The incident follows its units: first en route -> en_route, first on scene -> on_scene.
-async fn follow_unit(
-    w: &mut Write<'_>,
-    incident_id: IncidentId,
-    unit_status: UnitStatus,
-) -> Result<(), ApiError> {
+async fn follow_unit(w: &mut Write<'_>, incident_id: IncidentId, unit_status: UnitStatus) -> Result<(), ApiError> {
     let Some(mut incident) = write::load_incident(w.conn, incident_id).await? else {
         return Ok(());
     };
@@ -272,19 +241,8 @@ async fn follow_unit(
 }
 
 /// Ends a unit's assignment to an incident and takes it off the incident's unit list.
-pub(crate) async fn release(
-    w: &mut Write<'_>,
-    unit_id: &UnitId,
-    incident_id: IncidentId,
-) -> Result<(), ApiError> {
-    write::mark_assignment(
-        w.conn,
-        unit_id,
-        incident_id,
-        AssignmentMark::Released,
-        w.now,
-    )
-    .await?;
+pub(crate) async fn release(w: &mut Write<'_>, unit_id: &UnitId, incident_id: IncidentId) -> Result<(), ApiError> {
+    write::mark_assignment(w.conn, unit_id, incident_id, AssignmentMark::Released, w.now).await?;
     if let Some(mut incident) = write::load_incident(w.conn, incident_id).await? {
         incident.units.retain(|u| u != unit_id);
         incident.updated_at = w.now;
@@ -373,11 +331,7 @@ pub(crate) async fn assign_units(
                 .collect(),
         });
     }
-    let actor = if automatic {
-        Actor::system()
-    } else {
-        w.actor.clone()
-    };
+    let actor = if automatic { Actor::system() } else { w.actor.clone() };
     let mut assigned = Vec::new();
     for unit_id in unit_ids {
         let mut unit = write::load_unit(w.conn, unit_id)
@@ -406,9 +360,7 @@ pub(crate) async fn assign_units(
         unit.updated_at = w.now;
         if !write::update_unit_if(w.conn, &unit, from, None).await? {
             // Another dispatcher node took it between our read and our write.
-            let holder = write::load_unit(w.conn, unit_id)
-                .await?
-                .and_then(|u| u.incident_id);
+            let holder = write::load_unit(w.conn, unit_id).await?.and_then(|u| u.incident_id);
             return Err(ApiError::UnitUnavailable {
                 message: format!("unit {unit_id} was just assigned elsewhere"),
                 incident_id: holder,
@@ -440,11 +392,7 @@ pub(crate) async fn assign_units(
         incident.units.push(unit_id.clone());
         assigned.push(unit);
     }
-    if matches!(
-        incident.status,
-        IncidentStatus::New | IncidentStatus::Triaged
-    ) && !assigned.is_empty()
-    {
+    if matches!(incident.status, IncidentStatus::New | IncidentStatus::Triaged) && !assigned.is_empty() {
         let from = incident.status;
         incident.status = IncidentStatus::Dispatched;
         w.emit_as(
@@ -484,15 +432,7 @@ impl Command for FlagOverdue {
         {
             return Ok(false);
         }
-        if !write::mark_assignment(
-            w.conn,
-            &self.unit_id,
-            self.incident_id,
-            AssignmentMark::Overdue,
-            w.now,
-        )
-        .await?
-        {
+        if !write::mark_assignment(w.conn, &self.unit_id, self.incident_id, AssignmentMark::Overdue, w.now).await? {
             return Ok(false);
         }
         let next_best = match write::load_incident(w.conn, self.incident_id).await? {

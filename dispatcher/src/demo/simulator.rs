@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use incident_types::wire::{CallEventIn, NewReport, UnitReport};
 use incident_types::{
-    Actor, CallEventKind, Channel, IncidentStatus, Location, LocationSource, PlaceKind, Position,
-    Queue, Reporter, UnitId, UnitStatus,
+    Actor, CallEventKind, Channel, IncidentStatus, Location, LocationSource, PlaceKind, Position, Queue, Reporter,
+    UnitId, UnitStatus,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -78,12 +78,7 @@ fn random_place(state: &AppState, rng: &mut StdRng) -> Option<(String, f64, f64)
         .gazetteer()
         .places()
         .iter()
-        .filter(|p| {
-            matches!(
-                p.kind,
-                PlaceKind::Village | PlaceKind::Beach | PlaceKind::Landmark
-            )
-        })
+        .filter(|p| matches!(p.kind, PlaceKind::Village | PlaceKind::Beach | PlaceKind::Landmark))
         .collect();
     let p = places.get(rng.gen_range(0..places.len().max(1)))?;
     Some((
@@ -158,10 +153,7 @@ async fn new_report(state: AppState, seed: u64) {
             .await;
         tokio::time::sleep(Duration::from_secs(rng.gen_range(20..60))).await;
         let _ = core
-            .execute(
-                gateway,
-                RecordCallEvent(step(CallEventKind::Ended, None, None)),
-            )
+            .execute(gateway, RecordCallEvent(step(CallEventKind::Ended, None, None)))
             .await;
     } else {
         let (channel, location, text) = if roll < 0.8 {
@@ -204,10 +196,7 @@ async fn drive_crews(state: &AppState, crews: &mut Crews) {
         let Some(pos) = unit.position.clone() else {
             continue;
         };
-        crews
-            .home
-            .entry(unit.id.clone())
-            .or_insert((pos.lat, pos.lon));
+        crews.home.entry(unit.id.clone()).or_insert((pos.lat, pos.lon));
         let entered = match crews.since.get(&unit.id) {
             Some((s, at)) if *s == unit.status => *at,
             _ => {
@@ -224,9 +213,7 @@ async fn drive_crews(state: &AppState, crews: &mut Crews) {
         };
         let target = match unit.status {
             UnitStatus::Dispatched if waited > Duration::from_secs(6) => {
-                let _ = core
-                    .execute(actor.clone(), report(UnitReport::Acknowledged))
-                    .await;
+                let _ = core.execute(actor.clone(), report(UnitReport::Acknowledged)).await;
                 let _ = core.execute(actor, report(UnitReport::EnRoute)).await;
                 continue;
             }
@@ -277,10 +264,7 @@ async fn drive_crews(state: &AppState, crews: &mut Crews) {
         } else {
             let f = step / remaining;
             let (nlat, nlon) = (pos.lat + (lat - pos.lat) * f, pos.lon + (lon - pos.lon) * f);
-            let heading = (lon - pos.lon)
-                .atan2(lat - pos.lat)
-                .to_degrees()
-                .rem_euclid(360.0);
+            let heading = (lon - pos.lon).atan2(lat - pos.lat).to_degrees().rem_euclid(360.0);
             let position = Position {
                 lat: nlat,
                 lon: nlon,

@@ -90,13 +90,7 @@ impl ActiveIncidents {
         Some(old)
     }
 
-    fn set(
-        inner: &mut Inner,
-        id: IncidentId,
-        category: Category,
-        created_at: DateTime<Utc>,
-        at: Option<(f64, f64)>,
-    ) {
+    fn set(inner: &mut Inner, id: IncidentId, category: Category, created_at: DateTime<Utc>, at: Option<(f64, f64)>) {
         Self::remove(inner, id);
         let (lat, lon) = at.unwrap_or((f64::NAN, f64::NAN));
         let point = at.map(|(lat, lon)| IncidentPoint {
@@ -131,9 +125,7 @@ impl ActiveIncidents {
                     i.location.as_ref().map(|l| (l.lat, l.lon)),
                 );
             }
-            Event::IncidentStatusChanged {
-                incident_id, to, ..
-            } if !to.is_active() => {
+            Event::IncidentStatusChanged { incident_id, to, .. } if !to.is_active() => {
                 Self::remove(&mut inner, *incident_id);
             }
             Event::IncidentCorrected {
@@ -152,9 +144,7 @@ impl ActiveIncidents {
                 }
             }
             Event::IncidentReclassified {
-                incident_id,
-                category,
-                ..
+                incident_id, category, ..
             } => {
                 if let Some(e) = inner.1.get_mut(incident_id) {
                     e.category = *category;
@@ -180,14 +170,8 @@ impl ActiveIncidents {
             .0
             .locate_within_distance(to_xyz(lat, lon), chord * chord)
             .filter_map(|p| inner.1.get(&p.id))
-            .filter(|e| {
-                e.created_at >= since
-                    && e.category != Category::General
-                    && compatible(e.category, category)
-            })
-            .min_by(|a, b| {
-                distance_m(lat, lon, a.lat, a.lon).total_cmp(&distance_m(lat, lon, b.lat, b.lon))
-            })
+            .filter(|e| e.created_at >= since && e.category != Category::General && compatible(e.category, category))
+            .min_by(|a, b| distance_m(lat, lon, a.lat, a.lon).total_cmp(&distance_m(lat, lon, b.lat, b.lon)))
             .and_then(|e| e.point.as_ref().map(|p| p.id))
     }
 

@@ -79,9 +79,7 @@ impl UnitIndex {
     pub fn is_sendable(&self, u: &Unit) -> bool {
         u.position.is_some()
             && (u.status == UnitStatus::Available
-                || (self.dispatch_returning
-                    && u.status == UnitStatus::Returning
-                    && u.incident_id.is_none()))
+                || (self.dispatch_returning && u.status == UnitStatus::Returning && u.incident_id.is_none()))
     }
 
     /// Replaces the whole index (at start, from the store). Bulk-loads the trees.
@@ -95,9 +93,7 @@ impl UnitIndex {
                         xyz: to_xyz(p.lat, p.lon),
                         id: u.id.clone(),
                     };
-                    inner
-                        .placed
-                        .insert(u.id.clone(), (u.unit_type, point.clone()));
+                    inner.placed.insert(u.id.clone(), (u.unit_type, point.clone()));
                     per_type.entry(u.unit_type).or_default().push(point);
                 }
             }
@@ -124,9 +120,7 @@ impl UnitIndex {
                         u.status = UnitStatus::Dispatched;
                         u.incident_id = Some(*incident_id);
                     }
-                    Event::AssignmentReleased { incident_id, .. }
-                        if u.incident_id == Some(*incident_id) =>
-                    {
+                    Event::AssignmentReleased { incident_id, .. } if u.incident_id == Some(*incident_id) => {
                         u.incident_id = None;
                     }
                     _ => {}
@@ -151,11 +145,7 @@ impl UnitIndex {
                     xyz: to_xyz(p.lat, p.lon),
                     id: u.id.clone(),
                 };
-                inner
-                    .trees
-                    .entry(u.unit_type)
-                    .or_default()
-                    .insert(point.clone());
+                inner.trees.entry(u.unit_type).or_default().insert(point.clone());
                 inner.placed.insert(u.id.clone(), (u.unit_type, point));
             }
         }
@@ -163,14 +153,7 @@ impl UnitIndex {
     }
 
     /// The `k` nearest sendable units of a type, nearest first, skipping `exclude`.
-    pub fn nearest(
-        &self,
-        unit_type: UnitType,
-        lat: f64,
-        lon: f64,
-        k: usize,
-        exclude: &[UnitId],
-    ) -> Vec<Nearby> {
+    pub fn nearest(&self, unit_type: UnitType, lat: f64, lon: f64, k: usize, exclude: &[UnitId]) -> Vec<Nearby> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let Some(tree) = inner.trees.get(&unit_type) else {
             return Vec::new();
@@ -252,13 +235,7 @@ mod tests {
             unit("far", UnitType::Fire, -8.60, 115.18, UnitStatus::Available),
             unit("near", UnitType::Fire, -8.72, 115.17, UnitStatus::Available),
             unit("busy", UnitType::Fire, -8.718, 115.169, UnitStatus::OnScene),
-            unit(
-                "amb",
-                UnitType::Ambulance,
-                -8.718,
-                115.169,
-                UnitStatus::Available,
-            ),
+            unit("amb", UnitType::Ambulance, -8.718, 115.169, UnitStatus::Available),
         ]);
         let got: Vec<_> = idx
             .nearest(UnitType::Fire, -8.718, 115.169, 5, &[])
@@ -272,13 +249,7 @@ mod tests {
     #[test]
     fn events_move_units_in_and_out_of_the_tree() {
         let idx = UnitIndex::new(false);
-        idx.load(vec![unit(
-            "a",
-            UnitType::Police,
-            -8.72,
-            115.17,
-            UnitStatus::Available,
-        )]);
+        idx.load(vec![unit("a", UnitType::Police, -8.72, 115.17, UnitStatus::Available)]);
         let id = UnitId("a".into());
         let incident = incident_types::IncidentId(uuid::Uuid::nil());
         idx.apply(&Event::UnitAssigned {
@@ -287,9 +258,7 @@ mod tests {
             ack_deadline: Utc::now(),
             automatic: false,
         });
-        assert!(idx
-            .nearest(UnitType::Police, -8.72, 115.17, 1, &[])
-            .is_empty());
+        assert!(idx.nearest(UnitType::Police, -8.72, 115.17, 1, &[]).is_empty());
         idx.apply(&Event::AssignmentReleased {
             unit_id: id.clone(),
             incident_id: incident,
@@ -300,10 +269,7 @@ mod tests {
             to: UnitStatus::Available,
             incident_id: None,
         });
-        assert_eq!(
-            idx.nearest(UnitType::Police, -8.72, 115.17, 1, &[]).len(),
-            1
-        );
+        assert_eq!(idx.nearest(UnitType::Police, -8.72, 115.17, 1, &[]).len(), 1);
     }
 
     #[test]

@@ -78,19 +78,10 @@ impl ResponsePlans {
         }
         let mut speeds_mps = BTreeMap::new();
         for (name, kmh) in &raw.speeds_kmh {
-            let t = UnitType::parse(name.get_ref()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: unknown unit type `{}`",
-                    at(name.span()),
-                    name.get_ref()
-                )
-            })?;
+            let t = UnitType::parse(name.get_ref())
+                .ok_or_else(|| anyhow::anyhow!("{}: unknown unit type `{}`", at(name.span()), name.get_ref()))?;
             if !(kmh.is_finite() && *kmh > 1.0 && *kmh < 200.0) {
-                anyhow::bail!(
-                    "{}: speed of {} must be 1 to 200 km/h",
-                    at(name.span()),
-                    name.get_ref()
-                );
+                anyhow::bail!("{}: speed of {} must be 1 to 200 km/h", at(name.span()), name.get_ref());
             }
             speeds_mps.insert(t, kmh / 3.6);
         }
@@ -102,36 +93,22 @@ impl ResponsePlans {
         let mut plans = Vec::new();
         for p in raw.plan {
             let category = Category::parse(p.category.get_ref()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: unknown category `{}`",
-                    at(p.category.span()),
-                    p.category.get_ref()
-                )
+                anyhow::anyhow!("{}: unknown category `{}`", at(p.category.span()), p.category.get_ref())
             })?;
             let priorities = p
                 .priorities
                 .iter()
                 .map(|&n| {
-                    Priority::new(n).ok_or_else(|| {
-                        anyhow::anyhow!("{}: priority {n} is not 1 to 4", at(p.category.span()))
-                    })
+                    Priority::new(n)
+                        .ok_or_else(|| anyhow::anyhow!("{}: priority {n} is not 1 to 4", at(p.category.span())))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut units = Vec::new();
             for (name, count) in &p.units {
-                let t = UnitType::parse(name.get_ref()).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{}: unknown unit type `{}`",
-                        at(name.span()),
-                        name.get_ref()
-                    )
-                })?;
+                let t = UnitType::parse(name.get_ref())
+                    .ok_or_else(|| anyhow::anyhow!("{}: unknown unit type `{}`", at(name.span()), name.get_ref()))?;
                 if *count == 0 || *count > 10 {
-                    anyhow::bail!(
-                        "{}: count of {} must be 1 to 10",
-                        at(name.span()),
-                        name.get_ref()
-                    );
+                    anyhow::bail!("{}: count of {} must be 1 to 10", at(name.span()), name.get_ref());
                 }
                 units.push((t, *count));
             }
@@ -144,9 +121,7 @@ impl ResponsePlans {
         }
         Ok(ResponsePlans {
             road_factor: raw.road_factor,
-            ack_timeout: chrono::Duration::seconds(
-                i64::try_from(raw.ack_timeout_s.clamp(1, 3600)).unwrap_or(30),
-            ),
+            ack_timeout: chrono::Duration::seconds(i64::try_from(raw.ack_timeout_s.clamp(1, 3600)).unwrap_or(30)),
             candidates_per_type: raw.candidates_per_type.clamp(1, 20),
             dispatch_returning: raw.dispatch_returning,
             speeds_mps,
@@ -156,9 +131,9 @@ impl ResponsePlans {
 
     /// The plan for a category and priority, if any (general items have none).
     pub fn plan_for(&self, category: Category, priority: Priority) -> Option<&Plan> {
-        self.plans.iter().find(|p| {
-            p.category == category && (p.priorities.is_empty() || p.priorities.contains(&priority))
-        })
+        self.plans
+            .iter()
+            .find(|p| p.category == category && (p.priorities.is_empty() || p.priorities.contains(&priority)))
     }
 
     /// Estimated driving time for a great-circle distance.
@@ -176,18 +151,10 @@ mod tests {
     fn embedded_plans_are_valid_and_cover_every_emergency_category() {
         let plans = ResponsePlans::embedded().expect("embedded plans parse");
         for c in Category::ALL.iter().filter(|c| **c != Category::General) {
-            assert!(
-                plans.plan_for(*c, Priority::NEEDS_UNIT).is_some(),
-                "no plan for {c}"
-            );
+            assert!(plans.plan_for(*c, Priority::NEEDS_UNIT).is_some(), "no plan for {c}");
         }
-        let fire = plans
-            .plan_for(Category::Fire, Priority::IMMEDIATE)
-            .expect("fire p1");
-        assert_eq!(
-            fire.units,
-            vec![(UnitType::Ambulance, 1), (UnitType::Fire, 2)]
-        );
+        let fire = plans.plan_for(Category::Fire, Priority::IMMEDIATE).expect("fire p1");
+        assert_eq!(fire.units, vec![(UnitType::Ambulance, 1), (UnitType::Fire, 2)]);
     }
 
     #[test]
@@ -196,11 +163,7 @@ mod tests {
         let err = ResponsePlans::parse(&text, "plans.toml")
             .expect_err("must fail")
             .to_string();
-        let line = text
-            .lines()
-            .position(|l| l.contains("lightnin"))
-            .expect("line")
-            + 1;
+        let line = text.lines().position(|l| l.contains("lightnin")).expect("line") + 1;
         assert!(err.contains(&format!("plans.toml:{line}")), "{err}");
         assert!(err.contains("lightnin"), "{err}");
     }

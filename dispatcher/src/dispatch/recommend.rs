@@ -11,11 +11,7 @@ use crate::store::write::Assignment;
 /// Units already on the incident count toward what the plan needs, except
 /// those that missed their acknowledgement deadline: for those the next-best
 /// unit is recommended.
-pub fn recommend(
-    domain: &Domain,
-    incident: &Incident,
-    assignments: &[Assignment],
-) -> Recommendation {
+pub fn recommend(domain: &Domain, incident: &Incident, assignments: &[Assignment]) -> Recommendation {
     let mut rec = Recommendation {
         incident_id: incident.id,
         best: Vec::new(),
@@ -33,12 +29,7 @@ pub fn recommend(
         let covered = assignments
             .iter()
             .filter(|a| !a.overdue)
-            .filter(|a| {
-                domain
-                    .units
-                    .unit(&a.unit_id)
-                    .is_some_and(|u| u.unit_type == unit_type)
-            })
+            .filter(|a| domain.units.unit(&a.unit_id).is_some_and(|u| u.unit_type == unit_type))
             .count();
         let missing = (needed as usize).saturating_sub(covered);
         let k = domain.plans.candidates_per_type.max(missing);

@@ -276,27 +276,15 @@ pub(crate) fn digits_field(
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) if is_digits(v, min, max) => Ok(Some(v.to_string())),
-        Some(_) => Err(AmlError::malformed(
-            field,
-            format!("must be {min} to {max} digits"),
-        )),
+        Some(_) => Err(AmlError::malformed(field, format!("must be {min} to {max} digits"))),
     }
 }
 
 /// Checks latitude and longitude (finite, WGS84 ranges) and refuses the
 /// null island (0, 0) that phones send when they have no position.
-pub(crate) fn check_coordinates(
-    lat: f64,
-    lon: f64,
-    lat_field: &str,
-    lon_field: &str,
-) -> Result<(), AmlError> {
+pub(crate) fn check_coordinates(lat: f64, lon: f64, lat_field: &str, lon_field: &str) -> Result<(), AmlError> {
     if let Err(e) = incident_types::location::check_lat_lon(lat, lon) {
-        let field = if e.field == "lat" {
-            lat_field
-        } else {
-            lon_field
-        };
+        let field = if e.field == "lat" { lat_field } else { lon_field };
         return Err(AmlError::new("aml_out_of_range", field, e.message));
     }
     if lat == 0.0 && lon == 0.0 {
@@ -333,11 +321,7 @@ pub(crate) fn parse_confidence_pct(value: &str, field: &str) -> Result<u8, AmlEr
 }
 
 /// Refuses a fix time too far in the future or too old, relative to `now`.
-pub(crate) fn check_fix_time(
-    t: DateTime<Utc>,
-    now: DateTime<Utc>,
-    field: &str,
-) -> Result<(), AmlError> {
+pub(crate) fn check_fix_time(t: DateTime<Utc>, now: DateTime<Utc>, field: &str) -> Result<(), AmlError> {
     let ahead = t.signed_duration_since(now).num_seconds();
     if ahead > MAX_FUTURE_SKEW_SECS {
         return Err(AmlError::new(

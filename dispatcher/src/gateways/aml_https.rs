@@ -5,8 +5,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{
-    check_coordinates, check_fix_time, check_radius, digits_field, is_digits, parse_decimal,
-    AmlError, AmlFix, PositioningMethod, MAX_HTTPS_BYTES, MAX_HTTPS_FIELDS,
+    check_coordinates, check_fix_time, check_radius, digits_field, is_digits, parse_decimal, AmlError, AmlFix,
+    PositioningMethod, MAX_HTTPS_BYTES, MAX_HTTPS_FIELDS,
 };
 
 type HmacSha256 = Hmac<Sha256>;
@@ -39,8 +39,7 @@ fn percent_encode(s: &str, out: &mut String) {
 /// `percent(name)=percent(value)` and joined with `&`. Values are the
 /// decoded form values, as received, not trimmed.
 pub fn https_canonical_string(fields: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> =
-        fields.iter().filter(|(k, _)| k != HMAC_FIELD).collect();
+    let mut sorted: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != HMAC_FIELD).collect();
     sorted.sort();
     let mut out = String::new();
     for (i, (k, v)) in sorted.into_iter().enumerate() {
@@ -69,9 +68,7 @@ pub fn sign_https(fields: &[(String, String)], key: &[u8]) -> String {
 fn verify_hmac(fields: &[(String, String)], key: &[u8]) -> Result<(), AmlError> {
     let bad = |message: &str| AmlError::new("aml_bad_hmac", HMAC_FIELD, message);
     if key.is_empty() {
-        return Err(bad(
-            "the server's HMAC key is empty; refusing unauthenticated data",
-        ));
+        return Err(bad("the server's HMAC key is empty; refusing unauthenticated data"));
     }
     let given = get(fields, HMAC_FIELD).ok_or_else(|| bad("is missing"))?;
     if given.len() != 64 {
@@ -81,8 +78,7 @@ fn verify_hmac(fields: &[(String, String)], key: &[u8]) -> Result<(), AmlError> 
     let mut mac = HmacSha256::new_from_slice(key).map_err(|_| bad("cannot be checked"))?;
     mac.update(https_canonical_string(fields).as_bytes());
     // `verify_slice` compares in constant time.
-    mac.verify_slice(&given)
-        .map_err(|_| bad("does not match the message"))
+    mac.verify_slice(&given).map_err(|_| bad("does not match the message"))
 }
 
 /// Parses an AML HTTPS POST (`application/x-www-form-urlencoded`, already
@@ -97,9 +93,9 @@ pub fn parse_https(
     hmac_key: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> Result<AmlFix, AmlError> {
-    let bytes = fields.iter().fold(0usize, |n, (k, v)| {
-        n.saturating_add(k.len()).saturating_add(v.len())
-    });
+    let bytes = fields
+        .iter()
+        .fold(0usize, |n, (k, v)| n.saturating_add(k.len()).saturating_add(v.len()));
     if fields.len() > MAX_HTTPS_FIELDS || bytes > MAX_HTTPS_BYTES {
         return Err(AmlError::new(
             "aml_too_large",
@@ -143,9 +139,8 @@ pub fn parse_https(
     let radius_m = match get(fields, "location_accuracy") {
         None | Some("") => None,
         Some(v) => {
-            let r = parse_decimal(v, true).ok_or_else(|| {
-                AmlError::malformed("location_accuracy", "must be a number of metres")
-            })?;
+            let r = parse_decimal(v, true)
+                .ok_or_else(|| AmlError::malformed("location_accuracy", "must be a number of metres"))?;
             check_radius(r, "location_accuracy")?
         }
     };
@@ -195,8 +190,9 @@ pub fn parse_https(
 fn degrees(fields: &[(String, String)], key: &str) -> Result<f64, AmlError> {
     match get(fields, key) {
         None | Some("") => Err(AmlError::new("aml_no_location", key, "is missing")),
-        Some(v) => parse_decimal(v, true)
-            .ok_or_else(|| AmlError::malformed(key, "must be a decimal number of degrees")),
+        Some(v) => {
+            parse_decimal(v, true).ok_or_else(|| AmlError::malformed(key, "must be a decimal number of degrees"))
+        }
     }
 }
 
@@ -211,9 +207,7 @@ fn parse_time(v: &str) -> Option<DateTime<Utc>> {
             DateTime::from_timestamp(n, 0)
         }
     } else if v.len() <= 40 {
-        DateTime::parse_from_rfc3339(v)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        DateTime::parse_from_rfc3339(v).ok().map(|t| t.with_timezone(&Utc))
     } else {
         None
     }
@@ -222,17 +216,9 @@ fn parse_time(v: &str) -> Option<DateTime<Utc>> {
 /// `location_confidence`: a fraction 0 to 1 (Android: `0.6827`) or a
 /// percentage above 1 up to 100; `1` is read as the fraction (100 %).
 fn parse_confidence(v: &str) -> Result<u8, AmlError> {
-    let c = parse_decimal(v, true).ok_or_else(|| {
-        AmlError::malformed(
-            "location_confidence",
-            "must be a fraction 0-1 or a percentage",
-        )
-    })?;
-    let pct = if (0.0..=1.0).contains(&c) {
-        c * 100.0
-    } else {
-        c
-    };
+    let c = parse_decimal(v, true)
+        .ok_or_else(|| AmlError::malformed("location_confidence", "must be a fraction 0-1 or a percentage"))?;
+    let pct = if (0.0..=1.0).contains(&c) { c * 100.0 } else { c };
     if !(0.0..=100.0).contains(&pct) {
         return Err(AmlError::new(
             "aml_out_of_range",

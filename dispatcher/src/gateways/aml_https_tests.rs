@@ -48,16 +48,10 @@ fn https_form_parses_without_key() {
     assert_eq!(fix.radius_m, Some(12.5));
     assert_eq!(fix.confidence_pct, Some(68));
     assert_eq!(fix.positioning, PositioningMethod::Gnss);
-    assert_eq!(
-        fix.fix_time,
-        DateTime::from_timestamp_millis(1_796_291_970_250)
-    );
+    assert_eq!(fix.fix_time, DateTime::from_timestamp_millis(1_796_291_970_250));
     assert_eq!(fix.caller.as_deref(), Some("+6281234567890"));
     assert_eq!(fix.imsi.as_deref(), Some("510100000000000"));
-    assert_eq!(
-        (fix.mcc.as_deref(), fix.mnc.as_deref()),
-        (Some("510"), Some("10"))
-    );
+    assert_eq!((fix.mcc.as_deref(), fix.mnc.as_deref()), (Some("510"), Some("10")));
     assert_eq!(fix.to_location().label.as_deref(), Some("AML GNSS ±12 m"));
 }
 
@@ -118,121 +112,39 @@ fn https_field_validation() {
     set(&mut f, "location_source", "wifi");
     set(&mut f, "location_latitude", "-8.7185E0");
     let got = fix(&f).expect("valid");
-    assert_eq!(
-        (got.confidence_pct, got.radius_m, got.lat),
-        (Some(68), None, -8.7185)
-    );
+    assert_eq!((got.confidence_pct, got.radius_m, got.lat), (Some(68), None, -8.7185));
     assert_eq!(got.positioning, PositioningMethod::Wifi);
 
     let cases: Vec<(&str, &str, &str, &str)> = vec![
-        (
-            "location_latitude",
-            "",
-            "aml_no_location",
-            "location_latitude",
-        ),
-        (
-            "location_latitude",
-            "abc",
-            "aml_malformed",
-            "location_latitude",
-        ),
-        (
-            "location_latitude",
-            "NaN",
-            "aml_malformed",
-            "location_latitude",
-        ),
-        (
-            "location_longitude",
-            "-180.5",
-            "aml_out_of_range",
-            "location_longitude",
-        ),
-        (
-            "location_accuracy",
-            "-1",
-            "aml_out_of_range",
-            "location_accuracy",
-        ),
-        (
-            "location_accuracy",
-            "1e9",
-            "aml_out_of_range",
-            "location_accuracy",
-        ),
-        (
-            "location_time",
-            "1796299999000",
-            "aml_future",
-            "location_time",
-        ),
-        (
-            "location_time",
-            "1696291970250",
-            "aml_stale",
-            "location_time",
-        ),
-        (
-            "location_time",
-            "yesterday",
-            "aml_malformed",
-            "location_time",
-        ),
-        (
-            "location_confidence",
-            "150",
-            "aml_out_of_range",
-            "location_confidence",
-        ),
-        (
-            "location_confidence",
-            "high",
-            "aml_malformed",
-            "location_confidence",
-        ),
-        (
-            "location_source",
-            "none",
-            "aml_no_location",
-            "location_source",
-        ),
-        (
-            "device_number",
-            "0812-3456",
-            "aml_malformed",
-            "device_number",
-        ),
-        (
-            "device_imei",
-            "35693803564380x",
-            "aml_malformed",
-            "device_imei",
-        ),
+        ("location_latitude", "", "aml_no_location", "location_latitude"),
+        ("location_latitude", "abc", "aml_malformed", "location_latitude"),
+        ("location_latitude", "NaN", "aml_malformed", "location_latitude"),
+        ("location_longitude", "-180.5", "aml_out_of_range", "location_longitude"),
+        ("location_accuracy", "-1", "aml_out_of_range", "location_accuracy"),
+        ("location_accuracy", "1e9", "aml_out_of_range", "location_accuracy"),
+        ("location_time", "1796299999000", "aml_future", "location_time"),
+        ("location_time", "1696291970250", "aml_stale", "location_time"),
+        ("location_time", "yesterday", "aml_malformed", "location_time"),
+        ("location_confidence", "150", "aml_out_of_range", "location_confidence"),
+        ("location_confidence", "high", "aml_malformed", "location_confidence"),
+        ("location_source", "none", "aml_no_location", "location_source"),
+        ("device_number", "0812-3456", "aml_malformed", "device_number"),
+        ("device_imei", "35693803564380x", "aml_malformed", "device_imei"),
         ("v", "300", "aml_malformed", "v"),
     ];
     for (key, value, code, field) in cases {
         let mut f = kuta_https();
         set(&mut f, key, value);
-        assert_eq!(
-            https_err(&f, None),
-            (code, field.to_string()),
-            "{key}={value}"
-        );
+        assert_eq!(https_err(&f, None), (code, field.to_string()), "{key}={value}");
     }
     let mut f = kuta_https();
     f.retain(|(k, _)| k != "location_longitude");
-    assert_eq!(
-        https_err(&f, None),
-        ("aml_no_location", "location_longitude".into())
-    );
+    assert_eq!(https_err(&f, None), ("aml_no_location", "location_longitude".into()));
     let mut f = kuta_https();
     f.push(("v".into(), "1".into()));
     assert_eq!(https_err(&f, None), ("aml_malformed", "v".into()));
     f.push((String::new(), "x".into()));
     assert_eq!(https_err(&f[1..], None), ("aml_malformed", "body".into()));
-    let many: Vec<(String, String)> = (0..=MAX_HTTPS_FIELDS)
-        .map(|i| (format!("f{i}"), "1".into()))
-        .collect();
+    let many: Vec<(String, String)> = (0..=MAX_HTTPS_FIELDS).map(|i| (format!("f{i}"), "1".into())).collect();
     assert_eq!(https_err(&many, None), ("aml_too_large", "body".into()));
 }

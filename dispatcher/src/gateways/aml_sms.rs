@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{
-    check_coordinates, check_fix_time, check_radius, digits_field, is_digits, parse_confidence_pct,
-    parse_decimal, AmlError, AmlFix, PositioningMethod, MAX_SMS_BYTES, ML_TOLERANCE,
+    check_coordinates, check_fix_time, check_radius, digits_field, is_digits, parse_confidence_pct, parse_decimal,
+    AmlError, AmlFix, PositioningMethod, MAX_SMS_BYTES, ML_TOLERANCE,
 };
 
 /// The header key every AML SMS starts with.
@@ -35,18 +35,13 @@ pub fn parse_sms(body: &[u8], now: DateTime<Utc>) -> Result<AmlFix, AmlError> {
     if trimmed.is_empty() {
         return Err(AmlError::malformed("body", "is empty"));
     }
-    if let Some((pos, b)) = trimmed
-        .iter()
-        .enumerate()
-        .find(|(_, b)| !(0x20..=0x7e).contains(*b))
-    {
+    if let Some((pos, b)) = trimmed.iter().enumerate().find(|(_, b)| !(0x20..=0x7e).contains(*b)) {
         return Err(AmlError::malformed(
             "body",
             format!("byte 0x{b:02x} at offset {pos} is not printable ASCII"),
         ));
     }
-    let text = std::str::from_utf8(trimmed)
-        .map_err(|_| AmlError::malformed("body", "is not ASCII text"))?;
+    let text = std::str::from_utf8(trimmed).map_err(|_| AmlError::malformed("body", "is not ASCII text"))?;
     let content = text.strip_suffix(';').unwrap_or(text);
 
     let mut parts = content.split(';');
@@ -63,10 +58,7 @@ pub fn parse_sms(body: &[u8], now: DateTime<Utc>) -> Result<AmlFix, AmlError> {
             ));
         }
         let Some((key, value)) = part.split_once('=') else {
-            return Err(AmlError::malformed(
-                "body",
-                format!("field {position} has no '='"),
-            ));
+            return Err(AmlError::malformed("body", format!("field {position} has no '='")));
         };
         if key.is_empty() {
             return Err(AmlError::malformed(
@@ -89,16 +81,10 @@ pub fn parse_sms(body: &[u8], now: DateTime<Utc>) -> Result<AmlFix, AmlError> {
 
 fn parse_header(header: &str) -> Result<u8, AmlError> {
     let Some((key, value)) = header.split_once('=') else {
-        return Err(AmlError::malformed(
-            "header",
-            "must start with A\"ML=<version>",
-        ));
+        return Err(AmlError::malformed("header", "must start with A\"ML=<version>"));
     };
     if key != HEADER_KEY {
-        return Err(AmlError::malformed(
-            "header",
-            "must start with A\"ML=<version>",
-        ));
+        return Err(AmlError::malformed("header", "must start with A\"ML=<version>"));
     }
     match value {
         "1" => Ok(1),
@@ -136,8 +122,7 @@ fn check_length(fields: &[(&str, &str)], actual: usize) -> Result<(), AmlError> 
 
 fn required_degrees(fields: &[(&str, &str)], key: &str) -> Result<f64, AmlError> {
     let value = get(fields, key).ok_or_else(|| AmlError::malformed(key, "is missing"))?;
-    parse_decimal(value, false)
-        .ok_or_else(|| AmlError::malformed(key, "must be a decimal number of degrees"))
+    parse_decimal(value, false).ok_or_else(|| AmlError::malformed(key, "must be a decimal number of degrees"))
 }
 
 fn method(fields: &[(&str, &str)], key: &str) -> Result<PositioningMethod, AmlError> {
@@ -149,9 +134,7 @@ fn method(fields: &[(&str, &str)], key: &str) -> Result<PositioningMethod, AmlEr
 }
 
 fn confidence(fields: &[(&str, &str)]) -> Result<Option<u8>, AmlError> {
-    get(fields, "lc")
-        .map(|v| parse_confidence_pct(v, "lc"))
-        .transpose()
+    get(fields, "lc").map(|v| parse_confidence_pct(v, "lc")).transpose()
 }
 
 fn parse_v1(fields: &[(&str, &str)], now: DateTime<Utc>) -> Result<AmlFix, AmlError> {
@@ -175,8 +158,7 @@ fn parse_v1(fields: &[(&str, &str)], now: DateTime<Utc>) -> Result<AmlFix, AmlEr
             ))
         }
         Some(v) => {
-            let r = parse_decimal(v, false)
-                .ok_or_else(|| AmlError::malformed("rd", "must be a number of metres"))?;
+            let r = parse_decimal(v, false).ok_or_else(|| AmlError::malformed("rd", "must be a number of metres"))?;
             check_radius(r, "rd")?
         }
     };
@@ -208,10 +190,7 @@ fn parse_v1(fields: &[(&str, &str)], now: DateTime<Utc>) -> Result<AmlFix, AmlEr
 /// `top`: `YYYYMMDDhhmmss` in UTC, exactly 14 digits.
 fn parse_top(value: &str) -> Result<DateTime<Utc>, AmlError> {
     if !is_digits(value, 14, 14) {
-        return Err(AmlError::malformed(
-            "top",
-            "must be YYYYMMDDhhmmss (14 digits, UTC)",
-        ));
+        return Err(AmlError::malformed("top", "must be YYYYMMDDhhmmss (14 digits, UTC)"));
     }
     NaiveDateTime::parse_from_str(value, "%Y%m%d%H%M%S")
         .map(|t| t.and_utc())
@@ -250,17 +229,14 @@ fn parse_v2(fields: &[(&str, &str)], now: DateTime<Utc>) -> Result<AmlFix, AmlEr
 
     let call_time = match get(fields, "et") {
         None => None,
-        Some(v) if is_digits(v, 1, 12) => v
-            .parse::<i64>()
-            .ok()
-            .and_then(|s| DateTime::from_timestamp(s, 0)),
+        Some(v) if is_digits(v, 1, 12) => v.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0)),
         Some(_) => return Err(AmlError::malformed("et", "must be Unix time in seconds")),
     };
     let offset = match get(fields, "lt") {
         None => 0,
-        Some(v) => parse_offset(v).ok_or_else(|| {
-            AmlError::malformed("lt", "must be whole seconds relative to et (v2)")
-        })?,
+        Some(v) => {
+            parse_offset(v).ok_or_else(|| AmlError::malformed("lt", "must be whole seconds relative to et (v2)"))?
+        }
     };
     let fix_time = match call_time {
         None => None,
@@ -268,21 +244,14 @@ fn parse_v2(fields: &[(&str, &str)], now: DateTime<Utc>) -> Result<AmlFix, AmlEr
             let fix = t
                 .checked_add_signed(chrono::Duration::seconds(offset))
                 .ok_or_else(|| AmlError::new("aml_out_of_range", "lt", "is out of range"))?;
-            let field = if get(fields, "lt").is_some() {
-                "lt"
-            } else {
-                "et"
-            };
+            let field = if get(fields, "lt").is_some() { "lt" } else { "et" };
             check_fix_time(fix, now, field)?;
             Some(fix)
         }
     };
     let (mcc, mnc) = match get(fields, "nc").map(str::trim) {
         None | Some("") => (None, None),
-        Some(nc) if is_digits(nc, 5, 6) => (
-            nc.get(..3).map(str::to_string),
-            nc.get(3..).map(str::to_string),
-        ),
+        Some(nc) if is_digits(nc, 5, 6) => (nc.get(..3).map(str::to_string), nc.get(3..).map(str::to_string)),
         Some(_) => return Err(AmlError::malformed("nc", "must be MCC+MNC, 5 or 6 digits")),
     };
     Ok(AmlFix {

@@ -5,9 +5,7 @@ use chrono::TimeZone;
 use proptest::prelude::*;
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap_or_default()
 }
 
 /// 2026-12-03T10:00:00Z, the "now" of the Badung examples.
@@ -40,9 +38,7 @@ const KUTA_FIELDS: [(&str, &str); 11] = [
 /// Appends `;ml=N` with the right N.
 fn with_ml(body: &str) -> String {
     let base = body.len() + 4;
-    let ml = (1..=4)
-        .map(|d| base + d)
-        .find(|t| t.to_string().len() == t - base);
+    let ml = (1..=4).map(|d| base + d).find(|t| t.to_string().len() == t - base);
     format!("{body};ml={}", ml.unwrap_or(0))
 }
 
@@ -76,26 +72,19 @@ fn brief_example_parses() {
     assert_eq!(fix.fix_time, Some(at(2022, 2, 10, 13, 46, 54)));
     assert_eq!(fix.imsi.as_deref(), Some("123456789012345"));
     assert_eq!(fix.imei.as_deref(), Some("1234567890123456"));
-    assert_eq!(
-        (fix.mcc.as_deref(), fix.mnc.as_deref()),
-        (Some("510"), Some("10"))
-    );
+    assert_eq!((fix.mcc.as_deref(), fix.mnc.as_deref()), (Some("510"), Some("10")));
     assert_eq!(fix.caller, None);
 }
 
 #[test]
 fn published_els_and_etsi_style_examples() {
     let fix = parse_sms(ELS_COMPUTED.as_bytes(), at(2022, 1, 31, 17, 20, 0)).expect("valid");
-    assert_eq!(
-        (fix.lat, fix.lon, fix.radius_m),
-        (51.53321, -0.12601, Some(14.0))
-    );
+    assert_eq!((fix.lat, fix.lon, fix.radius_m), (51.53321, -0.12601, Some(14.0)));
     assert_eq!(fix.positioning, PositioningMethod::Wifi);
     let fix = parse_sms(SIX_DECIMALS.as_bytes(), at(2022, 2, 10, 14, 0, 0)).expect("valid");
     assert_eq!(fix.lat, 48.902963);
     assert_eq!(fix.mnc.as_deref(), Some("01"));
-    let e = parse_sms(ELS_NO_LOCATION.as_bytes(), at(2022, 1, 31, 17, 40, 0))
-        .expect_err("must be refused");
+    let e = parse_sms(ELS_NO_LOCATION.as_bytes(), at(2022, 1, 31, 17, 40, 0)).expect_err("must be refused");
     assert_eq!((e.code(), e.field()), ("aml_no_location", "pm"));
 }
 
@@ -116,15 +105,9 @@ fn kuta_v1_gives_a_badung_location() {
 fn jimbaran_v2_reads_lo_and_never_lt_lg_as_coordinates() {
     let fix = parse_sms(JIMBARAN_V2.as_bytes(), now()).expect("valid");
     assert_eq!(fix.version, 2);
-    assert_eq!(
-        (fix.lat, fix.lon, fix.radius_m),
-        (-8.7942, 115.1708, Some(15.5))
-    );
+    assert_eq!((fix.lat, fix.lon, fix.radius_m), (-8.7942, 115.1708, Some(15.5)));
     assert_eq!(fix.fix_time, DateTime::from_timestamp(1_796_291_995, 0));
-    assert_eq!(
-        (fix.mcc.as_deref(), fix.mnc.as_deref()),
-        (Some("510"), Some("10"))
-    );
+    assert_eq!((fix.mcc.as_deref(), fix.mnc.as_deref()), (Some("510"), Some("10")));
     assert_eq!(fix.to_location().label.as_deref(), Some("AML GNSS ±16 m"));
     // v2 with v1-looking coordinates but no `lo`: no location.
     let v2 = with_ml("A\"ML=2;et=1796291990;lt=-8;lg=115;ls=G");
@@ -147,26 +130,14 @@ fn malformed_sms_are_rejected_with_code_and_field() {
         (String::new(), "aml_malformed", "body"),
         (" \r\n".into(), "aml_malformed", "body"),
         ("A".repeat(MAX_SMS_BYTES + 1), "aml_too_large", "body"),
-        (
-            KUTA_V1.replacen("A\"ML", "AML", 1),
-            "aml_malformed",
-            "header",
-        ),
+        (KUTA_V1.replacen("A\"ML", "AML", 1), "aml_malformed", "header"),
         (
             KUTA_V1.replacen("A\"ML=1", "A\"ML=3", 1),
             "aml_unsupported_version",
             "header",
         ),
-        (
-            KUTA_V1.replacen("A\"ML=1", "A\"ML=x", 1),
-            "aml_malformed",
-            "header",
-        ),
-        (
-            KUTA_V1.replacen("lc=68", "lc68", 1),
-            "aml_malformed",
-            "body",
-        ),
+        (KUTA_V1.replacen("A\"ML=1", "A\"ML=x", 1), "aml_malformed", "header"),
+        (KUTA_V1.replacen("lc=68", "lc68", 1), "aml_malformed", "body"),
         (KUTA_V1.replacen("lc=68", "=68", 1), "aml_malformed", "body"),
         (kuta_with("lt", Some("abc")), "aml_malformed", "lt"),
         (kuta_with("lt", Some("NaN")), "aml_malformed", "lt"),
@@ -176,34 +147,14 @@ fn malformed_sms_are_rejected_with_code_and_field() {
         (kuta_with("lt", None), "aml_malformed", "lt"),
         (kuta_with("lg", Some("115,16860")), "aml_malformed", "lg"),
         (kuta_with("lt", Some("-91.00000")), "aml_out_of_range", "lt"),
-        (
-            kuta_with("lg", Some("+181.00000")),
-            "aml_out_of_range",
-            "lg",
-        ),
+        (kuta_with("lg", Some("+181.00000")), "aml_out_of_range", "lg"),
         (kuta_with("rd", Some("-5")), "aml_out_of_range", "rd"),
         (kuta_with("rd", Some("200000")), "aml_out_of_range", "rd"),
         (kuta_with("rd", Some("N")), "aml_no_location", "rd"),
-        (
-            kuta_with("top", Some("2026120309593")),
-            "aml_malformed",
-            "top",
-        ),
-        (
-            kuta_with("top", Some("20261303095930")),
-            "aml_malformed",
-            "top",
-        ),
-        (
-            kuta_with("top", Some("20261203251000")),
-            "aml_malformed",
-            "top",
-        ),
-        (
-            kuta_with("top", Some("20261203101000")),
-            "aml_future",
-            "top",
-        ),
+        (kuta_with("top", Some("2026120309593")), "aml_malformed", "top"),
+        (kuta_with("top", Some("20261303095930")), "aml_malformed", "top"),
+        (kuta_with("top", Some("20261203251000")), "aml_malformed", "top"),
+        (kuta_with("top", Some("20261203101000")), "aml_future", "top"),
         (kuta_with("top", Some("20261202085959")), "aml_stale", "top"),
         (kuta_with("lc", Some("101")), "aml_out_of_range", "lc"),
         (kuta_with("lc", Some("6.8")), "aml_malformed", "lc"),
@@ -215,68 +166,28 @@ fn malformed_sms_are_rejected_with_code_and_field() {
             "aml_malformed",
             "lt",
         ),
-        (
-            with_ml("A\"ML=1;A\"ML=1;lt=-8.7;lg=115.1"),
-            "aml_malformed",
-            "A\"ML",
-        ),
+        (with_ml("A\"ML=1;A\"ML=1;lt=-8.7;lg=115.1"), "aml_malformed", "A\"ML"),
         (format!("{KUTA_V1};;"), "aml_malformed", "body"),
-        (
-            KUTA_V1.replacen(";lc=68", ";;lc=68", 1),
-            "aml_malformed",
-            "body",
-        ),
-        (
-            KUTA_V1.replacen("ml=128", "ml=200", 1),
-            "aml_length_mismatch",
-            "ml",
-        ),
-        (
-            KUTA_V1.replacen("ml=128", "ml=125", 1),
-            "aml_length_mismatch",
-            "ml",
-        ),
+        (KUTA_V1.replacen(";lc=68", ";;lc=68", 1), "aml_malformed", "body"),
+        (KUTA_V1.replacen("ml=128", "ml=200", 1), "aml_length_mismatch", "ml"),
+        (KUTA_V1.replacen("ml=128", "ml=125", 1), "aml_length_mismatch", "ml"),
         (KUTA_V1.replacen(";ml=128", "", 1), "aml_malformed", "ml"),
-        (
-            KUTA_V1.replacen("ml=128", "ml=12x", 1),
-            "aml_malformed",
-            "ml",
-        ),
+        (KUTA_V1.replacen("ml=128", "ml=12x", 1), "aml_malformed", "ml"),
         (KUTA_V1.replacen("ml=128", "ml=", 1), "aml_malformed", "ml"),
-        (
-            with_ml("A\"ML=1;lt=0;lg=0;rd=10;pm=G"),
-            "aml_no_location",
-            "lt",
-        ),
+        (with_ml("A\"ML=1;lt=0;lg=0;rd=10;pm=G"), "aml_no_location", "lt"),
         (with_ml("A\"ML=2;lo=-8.7,115.1,5,9"), "aml_malformed", "lo"),
         (with_ml("A\"ML=2;lo=-8.7;ls=G"), "aml_malformed", "lo"),
-        (
-            with_ml("A\"ML=2;lo=-8.7,115.1;ls=N"),
-            "aml_no_location",
-            "ls",
-        ),
-        (
-            with_ml("A\"ML=2;lo=-8.7,115.1;nc=5101"),
-            "aml_malformed",
-            "nc",
-        ),
+        (with_ml("A\"ML=2;lo=-8.7,115.1;ls=N"), "aml_no_location", "ls"),
+        (with_ml("A\"ML=2;lo=-8.7,115.1;nc=5101"), "aml_malformed", "nc"),
         (
             with_ml("A\"ML=2;lo=-8.7,115.1;et=17962919901234"),
             "aml_malformed",
             "et",
         ),
-        (
-            with_ml("A\"ML=2;lo=-8.7,115.1;et=1596291990"),
-            "aml_stale",
-            "et",
-        ),
+        (with_ml("A\"ML=2;lo=-8.7,115.1;et=1596291990"), "aml_stale", "et"),
     ];
     for (body, code, field) in cases {
-        assert_eq!(
-            sms_err(&body, n),
-            (code, field.to_string()),
-            "input: {body:?}"
-        );
+        assert_eq!(sms_err(&body, n), (code, field.to_string()), "input: {body:?}");
     }
 }
 
@@ -286,11 +197,7 @@ fn bytes_that_are_not_printable_ascii_are_rejected() {
         let mut body = KUTA_V1.as_bytes().to_vec();
         body.insert(10, bad);
         let e = parse_sms(&body, now()).expect_err("must be refused");
-        assert_eq!(
-            (e.code(), e.field()),
-            ("aml_malformed", "body"),
-            "byte {bad:#x}"
-        );
+        assert_eq!((e.code(), e.field()), ("aml_malformed", "body"), "byte {bad:#x}");
         assert!(e.message().contains("offset 10"), "{e}");
     }
     // UTF-8 multi-byte text is not an AML body either.
@@ -313,15 +220,9 @@ fn tolerated_variants() {
     // Optional fields may go; empty identifiers (no SIM) are absent.
     let minimal = with_ml("A\"ML=1;lt=-8.7185;lg=115.1686;si=");
     let fix = parse_sms(minimal.as_bytes(), now()).expect("valid");
-    assert_eq!(
-        (fix.radius_m, fix.fix_time, fix.imsi.as_deref()),
-        (None, None, None)
-    );
+    assert_eq!((fix.radius_m, fix.fix_time, fix.imsi.as_deref()), (None, None, None));
     assert_eq!(fix.positioning, PositioningMethod::Unknown);
-    assert_eq!(
-        fix.to_location().label.as_deref(),
-        Some("AML unknown method")
-    );
+    assert_eq!(fix.to_location().label.as_deref(), Some("AML unknown method"));
     // rd=0 is unknown accuracy; a fix 5 minutes ahead is still fine.
     let fix = parse_sms(kuta_with("rd", Some("0")).as_bytes(), now()).expect("valid");
     assert_eq!(fix.radius_m, None);
@@ -339,8 +240,7 @@ fn error_is_displayable_and_converts_to_field_error() {
 }
 
 fn digits(min: usize, max: usize) -> impl Strategy<Value = String> {
-    proptest::collection::vec(0u8..10, min..=max)
-        .prop_map(|d| d.into_iter().map(|x| char::from(b'0' + x)).collect())
+    proptest::collection::vec(0u8..10, min..=max).prop_map(|d| d.into_iter().map(|x| char::from(b'0' + x)).collect())
 }
 
 prop_compose! {

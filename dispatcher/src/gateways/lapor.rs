@@ -12,8 +12,8 @@ mod concat;
 mod tests;
 
 pub use concat::{
-    parse_inbound, AssembledSms, ConcatAssembler, ConcatHeader, InboundSms, SmsPart,
-    MAX_PART_CHARS, MISSING_PART_MARKER,
+    parse_inbound, AssembledSms, ConcatAssembler, ConcatHeader, InboundSms, SmsPart, MAX_PART_CHARS,
+    MISSING_PART_MARKER,
 };
 
 /// The keyword a 1708 SMS must start with (any case).
@@ -63,10 +63,7 @@ fn is_separator(c: char) -> bool {
 /// Invisible characters some phones put before the text (byte-order mark,
 /// zero-width space/joiners), treated as whitespace at the start.
 fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}'
-    )
+    matches!(c, '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}')
 }
 
 /// Reads an SMS sent to 1708: `BADUNG <isi aduan>`.
@@ -100,8 +97,7 @@ pub fn parse_lapor(text: &str) -> LaporParse {
 }
 
 /// The format reminder every rejection ends with.
-const FORMAT_HINT: &str =
-    "Kirim: BADUNG <isi aduan>. Contoh: BADUNG Lampu jalan mati di Jl. Raya Kuta";
+const FORMAT_HINT: &str = "Kirim: BADUNG <isi aduan>. Contoh: BADUNG Lampu jalan mati di Jl. Raya Kuta";
 
 /// The Indonesian SMS sent back for a rejected message (GSM 7-bit
 /// characters only, at most 160 characters, so it fits one SMS).
@@ -120,18 +116,12 @@ pub fn reply_for_rejection(r: LaporRejection) -> String {
 /// if a life is at risk. Control characters in `number` are dropped and it
 /// is cut to 40 characters.
 pub fn reply_for_accepted(number: &str, emergency: bool) -> String {
-    let number: String = number
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(40)
-        .collect();
+    let number: String = number.chars().filter(|c| !c.is_control()).take(40).collect();
     if emergency {
         format!(
             "Aduan DARURAT Anda diterima, nomor {number}. Petugas segera menindaklanjuti. Jika ada nyawa terancam, segera telepon 112."
         )
     } else {
-        format!(
-            "Aduan Anda diterima, nomor {number}. Simpan nomor ini untuk menanyakan perkembangannya. Terima kasih."
-        )
+        format!("Aduan Anda diterima, nomor {number}. Simpan nomor ini untuk menanyakan perkembangannya. Terima kasih.")
     }
 }

@@ -37,10 +37,7 @@ fn keyword_variants_are_accepted() {
         parse_lapor("BADUNG: Jalan berlubang\ndi Jl. Sunset Road, Seminyak"),
         complaint("Jalan berlubang\ndi Jl. Sunset Road, Seminyak")
     );
-    assert_eq!(
-        parse_lapor("BADUNG (darurat) banjir"),
-        complaint("(darurat) banjir")
-    );
+    assert_eq!(parse_lapor("BADUNG (darurat) banjir"), complaint("(darurat) banjir"));
 }
 
 #[test]
@@ -58,11 +55,7 @@ fn missing_keyword_and_empty_complaints_are_rejected() {
         "BAD\u{fc}NG",
         "😀BADUNG lampu",
     ] {
-        assert_eq!(
-            parse_lapor(text),
-            rejected(LaporRejection::MissingKeyword),
-            "{text:?}"
-        );
+        assert_eq!(parse_lapor(text), rejected(LaporRejection::MissingKeyword), "{text:?}");
     }
     for text in [
         "BADUNG",
@@ -72,11 +65,7 @@ fn missing_keyword_and_empty_complaints_are_rejected() {
         "BADUNG -,:. ",
         "BADUNG\u{a0}\u{200b}",
     ] {
-        assert_eq!(
-            parse_lapor(text),
-            rejected(LaporRejection::EmptyComplaint),
-            "{text:?}"
-        );
+        assert_eq!(parse_lapor(text), rejected(LaporRejection::EmptyComplaint), "{text:?}");
     }
 }
 
@@ -102,19 +91,13 @@ fn replies_are_indonesian_and_fit_one_sms() {
     assert!(reply_for_rejection(LaporRejection::EmptyComplaint).starts_with("Isi aduan kosong."));
     assert!(reply_for_rejection(LaporRejection::TooLong).contains("4000"));
     let ok = reply_for_accepted("LPR-2026-000123", false);
-    assert!(
-        ok.contains("LPR-2026-000123") && !ok.contains("112"),
-        "{ok}"
-    );
+    assert!(ok.contains("LPR-2026-000123") && !ok.contains("112"), "{ok}");
     let urgent = reply_for_accepted("LPR-2026-000124", true);
     assert!(
         urgent.contains("LPR-2026-000124") && urgent.contains("telepon 112"),
         "{urgent}"
     );
-    assert_eq!(
-        reply_for_accepted("A\nB\u{7}", false),
-        reply_for_accepted("AB", false)
-    );
+    assert_eq!(reply_for_accepted("A\nB\u{7}", false), reply_for_accepted("AB", false));
     let long_number = "9".repeat(100);
     for r in [
         missing,
@@ -129,9 +112,7 @@ fn replies_are_indonesian_and_fit_one_sms() {
 }
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).single().unwrap_or_default()
 }
 
 fn secs(s: i64) -> DateTime<Utc> {
@@ -156,18 +137,9 @@ fn assembler() -> ConcatAssembler {
 #[test]
 fn parts_in_order_and_out_of_order_are_joined() {
     let mut a = assembler();
-    assert_eq!(
-        a.push(part("+62811", 42, 3, 1, "BADUNG Pohon ", 0), secs(0)),
-        None
-    );
-    assert_eq!(
-        a.push(part("+62811", 42, 3, 2, "tumbang di ", 1), secs(1)),
-        None
-    );
-    let done = a.push(
-        part("+62811", 42, 3, 3, "Jl. Bypass Ngurah Rai", 2),
-        secs(2),
-    );
+    assert_eq!(a.push(part("+62811", 42, 3, 1, "BADUNG Pohon ", 0), secs(0)), None);
+    assert_eq!(a.push(part("+62811", 42, 3, 2, "tumbang di ", 1), secs(1)), None);
+    let done = a.push(part("+62811", 42, 3, 3, "Jl. Bypass Ngurah Rai", 2), secs(2));
     let done = done.expect("complete");
     assert_eq!(done.text, "BADUNG Pohon tumbang di Jl. Bypass Ngurah Rai");
     assert!(done.complete);
@@ -180,9 +152,7 @@ fn parts_in_order_and_out_of_order_are_joined() {
     let mut a = assembler();
     assert_eq!(a.push(part("+62811", 7, 3, 3, "C", 5), secs(5)), None);
     assert_eq!(a.push(part("+62811", 7, 3, 1, "A", 3), secs(6)), None);
-    let done = a
-        .push(part("+62811", 7, 3, 2, "B", 4), secs(7))
-        .expect("complete");
+    let done = a.push(part("+62811", 7, 3, 2, "B", 4), secs(7)).expect("complete");
     assert_eq!((done.text.as_str(), done.received_at), ("ABC", secs(3)));
 }
 
@@ -190,31 +160,19 @@ fn parts_in_order_and_out_of_order_are_joined() {
 fn duplicates_are_ignored_and_senders_are_kept_apart() {
     let mut a = assembler();
     assert_eq!(a.push(part("+62811", 42, 2, 1, "first ", 0), secs(0)), None);
-    assert_eq!(
-        a.push(part("+62811", 42, 2, 1, "DUPLICATE ", 1), secs(1)),
-        None
-    );
+    assert_eq!(a.push(part("+62811", 42, 2, 1, "DUPLICATE ", 1), secs(1)), None);
     // Another sender with the same reference.
-    assert_eq!(
-        a.push(part("+62822", 42, 2, 2, "other-2", 1), secs(1)),
-        None
-    );
+    assert_eq!(a.push(part("+62822", 42, 2, 2, "other-2", 1), secs(1)), None);
     assert_eq!(a.pending(), 2);
     let one = a
         .push(part("+62811", 42, 2, 2, "second", 2), secs(2))
         .expect("complete");
     assert_eq!(one.text, "first second");
-    assert_eq!(
-        a.push(part("+62811", 42, 2, 2, "late duplicate", 3), secs(3)),
-        None
-    );
+    assert_eq!(a.push(part("+62811", 42, 2, 2, "late duplicate", 3), secs(3)), None);
     let two = a
         .push(part("+62822", 42, 2, 1, "other-1 ", 3), secs(3))
         .expect("complete");
-    assert_eq!(
-        (two.from.as_str(), two.text.as_str()),
-        ("+62822", "other-1 other-2")
-    );
+    assert_eq!((two.from.as_str(), two.text.as_str()), ("+62822", "other-1 other-2"));
     // Same sender and reference but a different total: a different message.
     assert_eq!(a.push(part("+62811", 9, 2, 1, "x", 4), secs(4)), None);
     assert_eq!(a.push(part("+62811", 9, 3, 1, "y", 4), secs(4)), None);
@@ -236,25 +194,17 @@ fn single_and_invalid_parts_come_back_at_once() {
     }
     assert_eq!(a.pending(), 0);
     let long = "é".repeat(MAX_PART_CHARS + 10);
-    let cut = a
-        .push(part("+62811", 0, 1, 1, &long, 0), secs(0))
-        .expect("single");
+    let cut = a.push(part("+62811", 0, 1, 1, &long, 0), secs(0)).expect("single");
     assert_eq!(cut.text.chars().count(), MAX_PART_CHARS);
 }
 
 #[test]
 fn expiry_returns_what_arrived_with_markers() {
     let mut a = assembler();
-    assert_eq!(
-        a.push(part("+62811", 42, 4, 1, "BADUNG Air ", 0), secs(0)),
-        None
-    );
+    assert_eq!(a.push(part("+62811", 42, 4, 1, "BADUNG Air ", 0), secs(0)), None);
     assert_eq!(a.push(part("+62811", 42, 4, 3, "meluap", 1), secs(1)), None);
     assert_eq!(a.push(part("+62833", 5, 2, 2, "baru", 50), secs(50)), None);
-    assert!(
-        a.expire(secs(60)).is_empty(),
-        "exactly the window is still on time"
-    );
+    assert!(a.expire(secs(60)).is_empty(), "exactly the window is still on time");
     let gone = a.expire(secs(61));
     assert_eq!(gone.len(), 1);
     let g = &gone[0];
@@ -267,10 +217,7 @@ fn expiry_returns_what_arrived_with_markers() {
     assert_eq!(a.pending(), 1);
     // A part after its message's window starts a fresh message; the old one
     // comes out of the next expire().
-    assert_eq!(
-        a.push(part("+62833", 5, 2, 1, "lama ", 200), secs(200)),
-        None
-    );
+    assert_eq!(a.push(part("+62833", 5, 2, 1, "lama ", 200), secs(200)), None);
     let old = a.expire(secs(200));
     assert_eq!(old.len(), 1);
     assert_eq!(old[0].text, format!("{MISSING_PART_MARKER}baru"));
@@ -297,15 +244,10 @@ fn memory_is_bounded_by_evicting_the_oldest() {
     let texts: Vec<&str> = evicted.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(
         texts,
-        [
-            format!("m0 {MISSING_PART_MARKER}"),
-            format!("m1 {MISSING_PART_MARKER}")
-        ]
+        [format!("m0 {MISSING_PART_MARKER}"), format!("m1 {MISSING_PART_MARKER}")]
     );
     // The kept ones still complete.
-    let done = a
-        .push(part("+62811", 4, 2, 2, "end", 11), secs(11))
-        .expect("complete");
+    let done = a.push(part("+62811", 4, 2, 2, "end", 11), secs(11)).expect("complete");
     assert_eq!(done.text, "m4 end");
     // The hand-over queue itself is bounded too.
     let mut a = ConcatAssembler::new(Duration::seconds(600), 2);
@@ -334,7 +276,8 @@ fn inbound_json_is_validated() {
         (p.reference, p.total, p.seq, p.from.as_str()),
         (42, 3, 1, "+6281234567890")
     );
-    let plain = r#"{"from": "+6281234567890", "to": "1708", "text": "BADUNG x", "received_at": "2026-12-03T18:00:00+08:00"}"#;
+    let plain =
+        r#"{"from": "+6281234567890", "to": "1708", "text": "BADUNG x", "received_at": "2026-12-03T18:00:00+08:00"}"#;
     let p = parse_inbound(plain).expect("valid").into_part();
     assert_eq!((p.total, p.seq, p.received_at), (1, 1, t0()));
 
@@ -382,10 +325,7 @@ fn inbound_json_is_validated() {
         r#"{{"from": "+62811", "to": "1708", "text": "{}", "received_at": "2026-12-03T10:00:00Z"}}"#,
         "a".repeat(MAX_PART_CHARS + 1)
     );
-    assert_eq!(
-        parse_inbound(&long).map_err(|e| e.field),
-        Err("text".to_string())
-    );
+    assert_eq!(parse_inbound(&long).map_err(|e| e.field), Err("text".to_string()));
 }
 
 proptest! {

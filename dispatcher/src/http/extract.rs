@@ -29,6 +29,8 @@ fn field_of(path: &str, message: &str) -> Option<String> {
         .map(|(name, _)| name.to_owned());
     let path = (path != "." && !path.is_empty()).then(|| path.to_owned());
     match (path, named) {
+        // serde_path_to_error's path already ends with an unknown field's name.
+        (Some(p), Some(n)) if p == n || p.ends_with(&format!(".{n}")) => Some(p),
         (Some(p), Some(n)) => Some(format!("{p}.{n}")),
         (p, n) => p.or(n),
     }
@@ -65,11 +67,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"));
         if !json {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -106,16 +104,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let message = e.to_string();
-                ApiError::BadRequest {
-                    code: "invalid_query",
-                    field: field_of("", &message),
-                    message,
-                }
-            })
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            ApiError::BadRequest {
+                code: "invalid_query",
+                field: field_of(&path, &message),
+                message,
+            }
+        })
     }
 }
 
@@ -132,12 +130,7 @@ pub fn idempotency_key(
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::bad_field(
-                "Idempotency-Key",
-                "must be 1 to 128 visible ASCII characters",
-            )
-        })?;
+        .ok_or_else(|| ApiError::bad_field("Idempotency-Key", "must be 1 to 128 visible ASCII characters"))?;
     Ok(Some(IdempotencyKey {
         principal: format!("{}:{}", who.role.as_str(), who.name),
         key: key.to_owned(),
@@ -156,22 +149,10 @@ mod tests {
 
     #[test]
     fn names_missing_unknown_and_nested_fields() {
-        assert_eq!(
-            field_of(".", "missing field `text` at line 1"),
-            Some("text".into())
-        );
-        assert_eq!(
-            field_of("location", "missing field `lat`"),
-            Some("location.lat".into())
-        );
-        assert_eq!(
-            field_of("channel", "unknown variant `fax`"),
-            Some("channel".into())
-        );
-        assert_eq!(
-            field_of(".", "unknown field `colour`"),
-            Some("colour".into())
-        );
+        assert_eq!(field_of(".", "missing field `text` at line 1"), Some("text".into()));
+        assert_eq!(field_of("location", "missing field `lat`"), Some("location.lat".into()));
+        assert_eq!(field_of("channel", "unknown variant `fax`"), Some("channel".into()));
+        assert_eq!(field_of(".", "unknown field `colour`"), Some("colour".into()));
     }
 
     #[test]

@@ -5,8 +5,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use incident_types::wire::{
-    DispatchRequest, DispatchResult, ErrorBody, IncidentDetail, IncidentPatch, Recommendation,
-    TransitionRequest,
+    DispatchRequest, DispatchResult, ErrorBody, IncidentDetail, IncidentPatch, Recommendation, TransitionRequest,
 };
 use incident_types::{Incident, IncidentId, IncidentStatus, Queue};
 use serde::Deserialize;
@@ -69,9 +68,7 @@ fn may_read(p: &Principal, state: &AppState, id: IncidentId) -> ApiResult<()> {
         return if on_it {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(
-                "a unit may read only its own incident".into(),
-            ))
+            Err(ApiError::Forbidden("a unit may read only its own incident".into()))
         };
     }
     p.require(Principal::CONSOLE)
@@ -141,14 +138,7 @@ pub async fn transition(
     Ok(Json(
         state
             .core
-            .execute(
-                p.actor(),
-                Transition {
-                    incident_id,
-                    to,
-                    note,
-                },
-            )
+            .execute(p.actor(), Transition { incident_id, to, note })
             .await?,
     ))
 }
@@ -163,11 +153,7 @@ pub async fn recommendation(
 ) -> ApiResult<Json<Recommendation>> {
     let id: IncidentId = path_id(&id, "incident")?;
     p.require(Principal::CONSOLE)?;
-    let incident = state
-        .store
-        .incident(id)
-        .await?
-        .ok_or(ApiError::NotFound("incident"))?;
+    let incident = state.store.incident(id).await?.ok_or(ApiError::NotFound("incident"))?;
     let assignments = state.store.assignments_of(id).await?;
     Ok(Json(recommend(&state.domain, &incident, &assignments)))
 }
@@ -209,11 +195,7 @@ pub async fn duplicates(
 ) -> ApiResult<Json<Vec<Incident>>> {
     let id: IncidentId = path_id(&id, "incident")?;
     p.require(Principal::CONSOLE)?;
-    let incident = state
-        .store
-        .incident(id)
-        .await?
-        .ok_or(ApiError::NotFound("incident"))?;
+    let incident = state.store.incident(id).await?.ok_or(ApiError::NotFound("incident"))?;
     let Some(loc) = &incident.location else {
         return Ok(Json(Vec::new()));
     };

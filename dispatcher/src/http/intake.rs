@@ -9,9 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use incident_types::wire::{CallEventIn, ClassifyRequest, ErrorBody, NewReport, ReportAccepted};
-use incident_types::{
-    Call, CallEventKind, Channel, Classification, District, Location, PlaceKind, Queue, Reporter,
-};
+use incident_types::{Call, CallEventKind, Channel, Classification, District, Location, PlaceKind, Queue, Reporter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -37,11 +35,7 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
-    pub fn new(
-        aml_hmac_key: Option<Vec<u8>>,
-        sms_window: chrono::Duration,
-        aml_hold: chrono::Duration,
-    ) -> Self {
+    pub fn new(aml_hmac_key: Option<Vec<u8>>, sms_window: chrono::Duration, aml_hold: chrono::Duration) -> Self {
         GatewayState {
             concat: Mutex::new(ConcatAssembler::new(sms_window, 10_000)),
             aml_hmac_key,
@@ -81,10 +75,7 @@ pub async fn call_event(
     let offered = event.kind == CallEventKind::Offered;
     let at = event.at;
     let call_id = event.call_id.clone();
-    let call = state
-        .core
-        .execute(p.actor(), RecordCallEvent(event))
-        .await?;
+    let call = state.core.execute(p.actor(), RecordCallEvent(event)).await?;
     if offered {
         // An AML fix that arrived before its call.
         if let Some(location) = state.gateways.take_held(&caller, state.domain.clock.now()) {
@@ -97,12 +88,7 @@ pub async fn call_event(
                 text: None,
                 call_taker: None,
             };
-            return Ok(Json(
-                state
-                    .core
-                    .execute(p.actor(), RecordCallEvent(located))
-                    .await?,
-            ));
+            return Ok(Json(state.core.execute(p.actor(), RecordCallEvent(located)).await?));
         }
     }
     Ok(Json(call))
@@ -129,9 +115,7 @@ pub async fn list_calls(
         let since = state.domain.clock.now() - chrono::Duration::hours(24);
         return Ok(Json(state.store.calls_from(&caller, since).await?));
     }
-    Ok(Json(
-        state.store.calls(q.active.unwrap_or(true), 500).await?,
-    ))
+    Ok(Json(state.store.calls(q.active.unwrap_or(true), 500).await?))
 }
 
 /// A report from any channel: classified, located, and routed to the emergency or general queue.
@@ -148,10 +132,7 @@ pub async fn create_report(
     let key = idempotency_key(&headers, &p, &body.fingerprint)?;
     let command = CreateReport(body.value);
     command.validate()?;
-    let accepted = state
-        .core
-        .execute_idempotent(p.actor(), key, command)
-        .await?;
+    let accepted = state.core.execute_idempotent(p.actor(), key, command).await?;
     Ok((StatusCode::CREATED, Json(accepted)))
 }
 
@@ -232,17 +213,12 @@ pub async fn sms_inbound(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<SmsAnswer>)> {
     p.require(&[Role::Integrator])?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_field("body", "must be UTF-8 JSON"))?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_field("body", "must be UTF-8 JSON"))?;
     let sms = lapor::parse_inbound(text)?;
     let now = state.domain.clock.now();
     let from = sms.from.clone();
     let whole = {
-        let mut concat = state
-            .gateways
-            .concat
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut concat = state.gateways.concat.lock().unwrap_or_else(|p| p.into_inner());
         concat.push(sms.into_part(), now)
     };
     let Some(whole) = whole else {
@@ -284,16 +260,8 @@ pub async fn sms_inbound(
     }
 }
 
-async fn store_sms(
-    state: &AppState,
-    p: &Principal,
-    text: String,
-    from: String,
-) -> ApiResult<ReportAccepted> {
-    let phone = from
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '+')
-        .then_some(from);
+async fn store_sms(state: &AppState, p: &Principal, text: String, from: String) -> ApiResult<ReportAccepted> {
+    let phone = from.chars().all(|c| c.is_ascii_digit() || c == '+').then_some(from);
     let command = CreateReport(NewReport {
         channel: Channel::Sms,
         text,
@@ -307,11 +275,7 @@ async fn store_sms(
 /// Stores what arrived of multi-part SMS whose other parts never came.
 pub async fn flush_expired_sms(state: &AppState) {
     let expired = {
-        let mut concat = state
-            .gateways
-            .concat
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut concat = state.gateways.concat.lock().unwrap_or_else(|p| p.into_inner());
         concat.expire(state.domain.clock.now())
     };
     let gateway = Principal {
@@ -347,12 +311,7 @@ fn aml_error(e: AmlError) -> ApiError {
 }
 
 /// Attaches a fix to the caller's open call, or holds it for a call about to arrive.
-async fn attach_fix(
-    state: &AppState,
-    p: &Principal,
-    caller: String,
-    location: Location,
-) -> ApiResult<AmlAnswer> {
+async fn attach_fix(state: &AppState, p: &Principal, caller: String, location: Location) -> ApiResult<AmlAnswer> {
     let now = state.domain.clock.now();
     let recent = state
         .store
@@ -372,10 +331,7 @@ async fn attach_fix(
                 text: None,
                 call_taker: None,
             };
-            state
-                .core
-                .execute(p.actor(), RecordCallEvent(event))
-                .await?;
+            state.core.execute(p.actor(), RecordCallEvent(event)).await?;
             Ok(AmlAnswer {
                 status: "attached",
                 call_id: Some(call.id.0),
@@ -408,33 +364,20 @@ pub async fn aml_sms(
         .get("x-aml-from")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|c| {
-            (3..=20).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_digit() || ch == '+')
-        })
-        .ok_or_else(|| {
-            ApiError::bad_field(
-                "X-AML-From",
-                "the sender's number is required (3 to 20 digits)",
-            )
-        })?
+        .filter(|c| (3..=20).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_digit() || ch == '+'))
+        .ok_or_else(|| ApiError::bad_field("X-AML-From", "the sender's number is required (3 to 20 digits)"))?
         .to_owned();
     let fix = aml::parse_sms(&body, state.domain.clock.now()).map_err(aml_error)?;
-    Ok(Json(
-        attach_fix(&state, &p, caller, fix.to_location()).await?,
-    ))
+    Ok(Json(attach_fix(&state, &p, caller, fix.to_location()).await?))
 }
 
 /// An AML HTTPS POST (form fields such as `location_latitude`, `device_number`, `hmac`).
 #[utoipa::path(post, path = "/api/v1/aml/https", tag = "gateways", request_body(content = String, content_type = "application/x-www-form-urlencoded"), security(("bearer" = [])),
     responses((status = 200, body = AmlAnswer), (status = 400, body = ErrorBody)))]
-pub async fn aml_https(
-    p: Principal,
-    State(state): State<AppState>,
-    body: Bytes,
-) -> ApiResult<Json<AmlAnswer>> {
+pub async fn aml_https(p: Principal, State(state): State<AppState>, body: Bytes) -> ApiResult<Json<AmlAnswer>> {
     p.require(&[Role::Integrator])?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ApiError::bad_field("body", format!("not a form: {e}")))?;
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_field("body", format!("not a form: {e}")))?;
     let fix = aml::parse_https(
         &fields,
         state.gateways.aml_hmac_key.as_deref(),
@@ -445,7 +388,5 @@ pub async fn aml_https(
         .caller
         .clone()
         .ok_or_else(|| ApiError::bad_field("device_number", "is required"))?;
-    Ok(Json(
-        attach_fix(&state, &p, caller, fix.to_location()).await?,
-    ))
+    Ok(Json(attach_fix(&state, &p, caller, fix.to_location()).await?))
 }

@@ -20,9 +20,7 @@ pub struct Health {
 
 /// Liveness and storage check (no token needed).
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health), (status = 503, body = incident_types::wire::ErrorBody)))]
-pub async fn healthz(
-    State(state): State<AppState>,
-) -> Result<Json<Health>, (StatusCode, Json<Health>)> {
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, (StatusCode, Json<Health>)> {
     match state.store.head_seq().await {
         Ok(_) => Ok(Json(Health {
             status: "ok",

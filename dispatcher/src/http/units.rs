@@ -21,9 +21,9 @@ pub fn unit_for(p: &Principal, asked: Option<&str>) -> ApiResult<UnitId> {
                 .clone()
                 .ok_or_else(|| ApiError::Forbidden("unit token without a unit".into()))?;
             match asked {
-                Some(a) if a != own.as_str() => Err(ApiError::Forbidden(format!(
-                    "this token may act only for unit {own}"
-                ))),
+                Some(a) if a != own.as_str() => {
+                    Err(ApiError::Forbidden(format!("this token may act only for unit {own}")))
+                }
                 _ => Ok(own),
             }
         }
@@ -44,10 +44,7 @@ pub async fn register(
     body: JsonBody<NewUnit>,
 ) -> ApiResult<(StatusCode, Json<Unit>)> {
     p.require(&[Role::Dispatcher, Role::Supervisor])?;
-    let unit = state
-        .core
-        .execute(p.actor(), RegisterUnit(body.value))
-        .await?;
+    let unit = state.core.execute(p.actor(), RegisterUnit(body.value)).await?;
     Ok((StatusCode::CREATED, Json(unit)))
 }
 
@@ -63,24 +60,14 @@ pub async fn list(p: Principal, State(state): State<AppState>) -> ApiResult<Json
 /// One unit.
 #[utoipa::path(get, path = "/api/v1/units/{id}", tag = "units", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Unit), (status = 404, body = ErrorBody)))]
-pub async fn one(
-    p: Principal,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Unit>> {
+pub async fn one(p: Principal, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Unit>> {
     let id = if p.role == Role::Unit {
         unit_for(&p, Some(&id))?
     } else {
         p.require(Principal::CONSOLE)?;
         UnitId::parse("id", &id).map_err(|_| ApiError::NotFound("unit"))?
     };
-    Ok(Json(
-        state
-            .store
-            .unit(&id)
-            .await?
-            .ok_or(ApiError::NotFound("unit"))?,
-    ))
+    Ok(Json(state.store.unit(&id).await?.ok_or(ApiError::NotFound("unit"))?))
 }
 
 /// An AVL position report; GPS jitter of a standing unit is kept in the history only.

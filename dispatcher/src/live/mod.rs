@@ -87,13 +87,7 @@ pub enum Start {
 
 impl Hub {
     /// `head_seq` is the newest sequence already reflected in the projections.
-    pub fn new(
-        store: Store,
-        domain: Arc<Domain>,
-        head_seq: i64,
-        history_cap: usize,
-        channel_cap: usize,
-    ) -> Hub {
+    pub fn new(store: Store, domain: Arc<Domain>, head_seq: i64, history_cap: usize, channel_cap: usize) -> Hub {
         let (tx, _) = broadcast::channel(channel_cap.max(16));
         Hub {
             inner: Arc::new(Inner {
@@ -199,14 +193,9 @@ impl Hub {
         let head = state.last_seq;
         let start = match after {
             Some(seq) if seq >= head => Start::Replay(Vec::new()),
-            Some(seq) if state.history.front().is_some_and(|f| f.seq <= seq + 1) => Start::Replay(
-                state
-                    .history
-                    .iter()
-                    .filter(|f| f.seq > seq)
-                    .cloned()
-                    .collect(),
-            ),
+            Some(seq) if state.history.front().is_some_and(|f| f.seq <= seq + 1) => {
+                Start::Replay(state.history.iter().filter(|f| f.seq > seq).cloned().collect())
+            }
             _ => Start::Snapshot,
         };
         (start, rx, head)

@@ -40,11 +40,7 @@ const COALESCE_ABOVE: usize = 64;
 pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 
 /// Upgrades to a websocket. A bearer header, if present, must be valid.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    ws: WebSocketUpgrade,
-    parts: Parts,
-) -> Result<Response, ApiError> {
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade, parts: Parts) -> Result<Response, ApiError> {
     let header_principal = match crate::auth::bearer(&parts) {
         Some(token) => Some(authenticate(&state, token).await?),
         None => None,
@@ -103,11 +99,7 @@ impl Connection {
             code,
             reason: Utf8Bytes::from(reason.to_owned()),
         };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            self.socket.send(Message::Close(Some(frame))),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.send(Message::Close(Some(frame)))).await;
     }
 
     async fn refuse(&mut self, code: &str, message: &str) {
@@ -118,11 +110,7 @@ impl Connection {
     async fn run(mut self, header_principal: Option<Principal>) {
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, self.socket.recv()).await {
             Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ClientMessage>(&t),
-            _ => {
-                return self
-                    .refuse("bad_message", "expected a hello message first")
-                    .await
-            }
+            _ => return self.refuse("bad_message", "expected a hello message first").await,
         };
         let Ok(ClientMessage::Hello {
             token,
@@ -131,10 +119,7 @@ impl Connection {
         }) = hello
         else {
             return self
-                .refuse(
-                    "bad_message",
-                    "the first message must be {\"type\":\"hello\",...}",
-                )
+                .refuse("bad_message", "the first message must be {\"type\":\"hello\",...}")
                 .await;
         };
         let principal = match (header_principal, token) {
@@ -148,9 +133,7 @@ impl Connection {
         let mut wanted = Vec::new();
         for name in &topics {
             let Some(topic) = Topic::parse(name) else {
-                return self
-                    .refuse("bad_message", &format!("unknown topic {name}"))
-                    .await;
+                return self.refuse("bad_message", &format!("unknown topic {name}")).await;
             };
             if !may_subscribe(&principal, &topic) {
                 return self
@@ -163,9 +146,7 @@ impl Connection {
             wanted.push(topic);
         }
         if wanted.is_empty() {
-            return self
-                .refuse("bad_message", "subscribe to at least one topic")
-                .await;
+            return self.refuse("bad_message", "subscribe to at least one topic").await;
         }
         let (start, mut rx, head) = self.state.hub.subscribe(last_seq);
         let welcome = ServerMessage::Welcome {
@@ -247,8 +228,7 @@ impl Connection {
         my_unit: Option<UnitId>,
         mut unit_incident: Option<IncidentId>,
     ) {
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = tokio::time::Instant::now();
         let mut positions: HashMap<UnitId, Arc<Frame>> = HashMap::new();
         let mut shutdown = self.state.shutdown.clone();
@@ -336,9 +316,7 @@ async fn handle(state: &AppState, principal: &Principal, raw: &str) -> Option<Me
     };
     let (unit, reference, result) = match msg {
         ClientMessage::Pong => return None,
-        ClientMessage::Hello { .. } => {
-            return Some(error("bad_message", "already said hello", None))
-        }
+        ClientMessage::Hello { .. } => return Some(error("bad_message", "already said hello", None)),
         ClientMessage::UnitStatus {
             unit_id,
             status,

@@ -39,10 +39,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The URL of the embedded SQLite database under `data_dir`.
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("dispatcher.sqlite").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("dispatcher.sqlite").display())
 }
 
 impl Store {
@@ -70,11 +67,7 @@ impl Store {
             .await
             .context("connecting the writer")?;
         MIGRATOR.run(&writer).await.context("applying migrations")?;
-        Ok(Store {
-            pool,
-            writer,
-            backend,
-        })
+        Ok(Store { pool, writer, backend })
     }
 
     /// Closes every connection (after the writer has drained).
@@ -82,6 +75,28 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// Creates a fresh, empty PostgreSQL database next to `admin_url`'s and returns its URL
+/// (for tests and benchmarks that need a database of their own).
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database names here are [A-Za-z0-9_]"
+    );
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .context("creating the database")?;
+    conn.close().await?;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("admin URL has no database part"))?;
+    Ok(format!("{base}/{name}"))
 }
 
 fn pool_options(max: u32) -> AnyPoolOptions {

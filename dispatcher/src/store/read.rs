@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use incident_types::wire::IncidentDetail;
 use incident_types::{
-    Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Report, Unit,
-    UnitId,
+    Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Report, Unit, UnitId,
 };
 use sqlx::{AnyConnection, Row};
 
@@ -119,14 +118,13 @@ impl Store {
             return Ok(None);
         };
         let reports = self.reports_of(&mut conn, id).await?;
-        let rows = sqlx::query("SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE incident_id = $1 ORDER BY seq")
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-        let timeline = rows
-            .iter()
-            .map(event_from_row)
-            .collect::<DbResult<Vec<_>>>()?;
+        let rows = sqlx::query(
+            "SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE incident_id = $1 ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        let timeline = rows.iter().map(event_from_row).collect::<DbResult<Vec<_>>>()?;
         Ok(Some(IncidentDetail {
             incident,
             reports,
@@ -135,12 +133,11 @@ impl Store {
     }
 
     async fn reports_of(&self, conn: &mut AnyConnection, id: IncidentId) -> DbResult<Vec<Report>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us")
+                .bind(id.to_string())
+                .fetch_all(&mut *conn)
+                .await?;
         bodies(rows)
     }
 
@@ -172,11 +169,13 @@ impl Store {
 
     /// Calls from one number since a time, newest first (repeat-caller history).
     pub async fn calls_from(&self, caller: &str, since: DateTime<Utc>) -> DbResult<Vec<Call>> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM calls WHERE caller = $1 AND offered_us >= $2 ORDER BY offered_us DESC LIMIT 50")
-            .bind(caller)
-            .bind(to_micros(since))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM calls WHERE caller = $1 AND offered_us >= $2 ORDER BY offered_us DESC LIMIT 50",
+        )
+        .bind(caller)
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await?;
         bodies(rows)
     }
 
@@ -189,11 +188,13 @@ impl Store {
 
     /// Events with `seq > after`, in order, at most `limit`.
     pub async fn events_after(&self, after: i64, limit: u32) -> DbResult<Vec<EventRecord>> {
-        let rows = sqlx::query("SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -249,20 +250,18 @@ impl Store {
         let seq: i64 = sqlx::query_scalar("SELECT last_seq FROM event_counter WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let incidents: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM incidents WHERE active = $1 ORDER BY priority, created_us",
-        )
-        .bind(true)
-        .fetch_all(&mut *tx)
-        .await?;
+        let incidents: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM incidents WHERE active = $1 ORDER BY priority, created_us")
+                .bind(true)
+                .fetch_all(&mut *tx)
+                .await?;
         let units: Vec<String> = sqlx::query_scalar("SELECT body FROM units ORDER BY id")
             .fetch_all(&mut *tx)
             .await?;
-        let calls: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM calls WHERE status <> 'ended' ORDER BY offered_us DESC LIMIT 500",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let calls: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM calls WHERE status <> 'ended' ORDER BY offered_us DESC LIMIT 500")
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(Snapshot {
             seq,

@@ -4,9 +4,7 @@
 //! command's statements commit or roll back together with its events.
 
 use chrono::{DateTime, Datelike, Utc};
-use incident_types::{
-    Actor, Call, Event, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus,
-};
+use incident_types::{Actor, Call, Event, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus};
 use serde::de::DeserializeOwned;
 use sqlx::{AnyConnection, Row};
 
@@ -33,11 +31,10 @@ pub async fn append_event(
     actor: &Actor,
     event: Event,
 ) -> DbResult<EventRecord> {
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE event_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE event_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq")
+            .fetch_one(&mut *conn)
+            .await?;
     sqlx::query(
         "INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -155,14 +152,12 @@ pub async fn record_call_event(
     kind: &str,
     at: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO call_events (call_id, kind, at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(call_id)
-    .bind(kind)
-    .bind(to_micros(at))
-    .execute(&mut *conn)
-    .await?;
+    let done = sqlx::query("INSERT INTO call_events (call_id, kind, at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(call_id)
+        .bind(kind)
+        .bind(to_micros(at))
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -217,11 +212,7 @@ pub async fn update_unit_if(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn insert_position(
-    conn: &mut AnyConnection,
-    unit_id: &UnitId,
-    p: &incident_types::Position,
-) -> DbResult<()> {
+pub async fn insert_position(conn: &mut AnyConnection, unit_id: &UnitId, p: &incident_types::Position) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO unit_positions (unit_id, at_us, lat, lon, accuracy_m, heading_deg, speed_mps) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -250,21 +241,20 @@ pub struct Assignment {
 }
 
 pub async fn insert_assignment(conn: &mut AnyConnection, a: &Assignment) -> DbResult<()> {
-    sqlx::query("INSERT INTO assignments (unit_id, incident_id, dispatched_us, ack_deadline_us) VALUES ($1, $2, $3, $4)")
-        .bind(a.unit_id.as_str())
-        .bind(a.incident_id.to_string())
-        .bind(to_micros(a.dispatched_at))
-        .bind(to_micros(a.ack_deadline))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO assignments (unit_id, incident_id, dispatched_us, ack_deadline_us) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(a.unit_id.as_str())
+    .bind(a.incident_id.to_string())
+    .bind(to_micros(a.dispatched_at))
+    .bind(to_micros(a.ack_deadline))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 /// The unit's open (not released) assignment, if any.
-pub async fn open_assignment(
-    conn: &mut AnyConnection,
-    unit_id: &UnitId,
-) -> DbResult<Option<Assignment>> {
+pub async fn open_assignment(conn: &mut AnyConnection, unit_id: &UnitId) -> DbResult<Option<Assignment>> {
     let row = sqlx::query(
         "SELECT incident_id, dispatched_us, ack_deadline_us, acked_us, overdue_us FROM assignments \
          WHERE unit_id = $1 AND released_us IS NULL ORDER BY dispatched_us DESC LIMIT 1",
@@ -272,8 +262,7 @@ pub async fn open_assignment(
     .bind(unit_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| assignment_from_row(unit_id.clone(), &r))
-        .transpose()
+    row.map(|r| assignment_from_row(unit_id.clone(), &r)).transpose()
 }
 
 pub(crate) fn assignment_from_row(unit_id: UnitId, r: &sqlx::any::AnyRow) -> DbResult<Assignment> {
@@ -332,13 +321,11 @@ pub async fn idempotent_response(
     principal: &str,
     key: &str,
 ) -> DbResult<Option<(String, String)>> {
-    let row = sqlx::query(
-        "SELECT fingerprint, response FROM idempotency WHERE principal = $1 AND key = $2",
-    )
-    .bind(principal)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query("SELECT fingerprint, response FROM idempotency WHERE principal = $1 AND key = $2")
+        .bind(principal)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| Ok((r.try_get("fingerprint")?, r.try_get("response")?)))
         .transpose()
 }
@@ -351,13 +338,15 @@ pub async fn store_idempotent_response(
     response: &str,
     at: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query("INSERT INTO idempotency (principal, key, fingerprint, response, created_us) VALUES ($1, $2, $3, $4, $5)")
-        .bind(principal)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(response)
-        .bind(to_micros(at))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO idempotency (principal, key, fingerprint, response, created_us) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(principal)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(response)
+    .bind(to_micros(at))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -1,0 +1,546 @@
+//! Durable ingest: `POST /api/v1/reports` on a real in-process `App` (embedded SQLite:
+//! WAL + synchronous=FULL, group commit) against two baselines measured in the same run
+//! with the same HTTP client:
+//!
+//! * **hello-world**: a bare axum `POST` route that reads the body and answers a small JSON
+//!   (the ceiling of HTTP + client on this machine);
+//! * **naive writer**: an axum `POST` route that parses the report and does one SQLite
+//!   transaction (`BEGIN; INSERT; COMMIT`, WAL + synchronous=FULL, so one fsync) per request
+//!   through one connection behind a mutex: the same durability without batching.
+//!
+//! Then an open-loop run at a fixed rate (default 1,000 reports/s) measures latency from each
+//! request's *scheduled* send time, so a stalled server cannot hide its stall (no coordinated
+//! omission).
+//!
+//! The servers run on their own multi-threaded tokio runtime (`server-*` threads); the load
+//! client runs on a second runtime (`client-*` threads) in the same process. Both share the
+//! machine's cores, so the client's own cost is inside every figure, equally for all three.
+//!
+//! `cargo bench -p dispatcher --bench ingest`. Knobs (environment): `BENCH_CONNECTIONS` (64),
+//! `BENCH_WARMUP_S` (2), `BENCH_SECONDS` (10), `BENCH_OPEN_RATE` (1000), `BENCH_OPEN_SECONDS`
+//! (10), `BENCH_SERVER_THREADS` / `BENCH_CLIENT_THREADS` (2 / 2), `BENCH_TMPDIR` (where the
+//! SQLite files go; must be a real disk for fsync to mean anything).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use dispatcher::app::{App, Settings};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use incident_types::wire::NewReport;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::Mutex;
+
+const TEXTS: &[&str] = &[
+    "Tolong ada kebakaran rumah di Legian, ada orang di dalam",
+    "Kecelakaan motor di Jalan Sunset Road, korban luka parah berdarah",
+    "Ada orang pingsan tidak sadar di pantai Kuta, tolong ambulans",
+    "Banjir setinggi lutut masuk rumah warga di Kerobokan",
+    "Pohon tumbang menutup jalan di Mengwi, kabel listrik putus",
+    "Ada pencurian di toko, pelaku kabur naik motor ke arah Jimbaran",
+    "Wisatawan terseret arus di pantai Canggu, tolong cepat",
+    "Asap tebal dan api dari gudang di Dalung",
+];
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A report somewhere in Badung, so most reports open their own incident.
+fn report_body(rng: &mut StdRng, n: u64) -> Bytes {
+    let text = TEXTS[rng.gen_range(0..TEXTS.len())];
+    let body = serde_json::json!({
+        "channel": "app",
+        "text": format!("{text} (laporan {n})"),
+        "location": {
+            "lat": rng.gen_range(-8.85..-8.35),
+            "lon": rng.gen_range(115.10..115.25),
+            "accuracy_m": 10,
+            "source": "gnss",
+        },
+    });
+    Bytes::from(serde_json::to_vec(&body).expect("json"))
+}
+
+#[derive(Clone)]
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    path: String,
+    auth: Option<String>,
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies: Vec<Duration>,
+    errors: u64,
+    duplicates: u64,
+    first_error: Option<String>,
+    window: Duration,
+}
+
+impl Stats {
+    fn merge(&mut self, other: Stats) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.duplicates += other.duplicates;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.window.as_secs_f64()
+    }
+    fn pct(&mut self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies[i]
+    }
+}
+
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Sender {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender
+}
+
+/// Sends one request; returns (status ok, response body).
+async fn send(sender: &mut Sender, t: &Target, body: Bytes) -> (bool, Bytes) {
+    let mut req = Request::post(t.path.as_str())
+        .header(HOST, "127.0.0.1")
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(a) = &t.auth {
+        req = req.header(AUTHORIZATION, a.as_str());
+    }
+    let req = req.body(Full::new(body)).expect("request");
+    if sender.ready().await.is_err() {
+        return (false, Bytes::from_static(b"connection closed"));
+    }
+    match sender.send_request(req).await {
+        Ok(resp) => {
+            let ok = resp.status().is_success();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            (ok, body)
+        }
+        Err(e) => (false, Bytes::from(e.to_string())),
+    }
+}
+
+fn note(stats: &mut Stats, ok: bool, body: &Bytes) {
+    if !ok {
+        stats.errors += 1;
+        if stats.first_error.is_none() {
+            stats.first_error = Some(String::from_utf8_lossy(body).chars().take(300).collect());
+        }
+    } else if body.windows(16).any(|w| w == b"\"duplicate\":true") {
+        stats.duplicates += 1;
+    }
+}
+
+/// Closed loop: `conns` keep-alive connections, each sending its next request as soon as
+/// the previous one is answered. Counts requests sent after the warm-up and answered
+/// before the end.
+async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duration) -> Stats {
+    let counter = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let from = start + warmup;
+    let end = from + measure;
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let t = t.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(t.addr).await;
+            let mut rng = StdRng::seed_from_u64(c as u64 * 7919 + 1);
+            let mut stats = Stats::default();
+            loop {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body = report_body(&mut rng, n);
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let (ok, resp) = send(&mut sender, &t, body).await;
+                let done = Instant::now();
+                if sent >= from && done <= end {
+                    if ok {
+                        stats.latencies.push(done - sent);
+                    }
+                    note(&mut stats, ok, &resp);
+                }
+                if !ok && resp.as_ref() == b"connection closed" {
+                    sender = connect(t.addr).await;
+                }
+            }
+            stats
+        }));
+    }
+    let mut all = Stats {
+        window: measure,
+        ..Default::default()
+    };
+    for task in tasks {
+        all.merge(task.await.expect("client task"));
+    }
+    all
+}
+
+/// Open loop: requests are scheduled at a fixed rate whatever the answers; latency runs
+/// from the scheduled time (so queueing behind a slow answer counts).
+async fn open_loop(t: Target, conns: usize, rate: u64, warmup: Duration, measure: Duration) -> (Stats, u64) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, u64)>();
+    let rx = Arc::new(Mutex::new(rx));
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let t0 = Instant::now() + Duration::from_millis(100);
+    let from = t0 + warmup;
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let t = t.clone();
+        let rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(t.addr).await;
+            let mut rng = StdRng::seed_from_u64(c as u64 * 104_729 + 17);
+            let mut stats = Stats::default();
+            loop {
+                let next = rx.lock().await.recv().await;
+                let Some((scheduled, n)) = next else { break };
+                let body = report_body(&mut rng, 1_000_000_000 + n);
+                let (ok, resp) = send(&mut sender, &t, body).await;
+                let done = Instant::now();
+                if scheduled >= from {
+                    if ok {
+                        stats.latencies.push(done - scheduled);
+                    }
+                    note(&mut stats, ok, &resp);
+                }
+                if !ok && resp.as_ref() == b"connection closed" {
+                    sender = connect(t.addr).await;
+                }
+            }
+            stats
+        }));
+    }
+    let total = rate * (warmup + measure).as_secs_f64() as u64;
+    let mut late_sends = 0u64;
+    for k in 0..total {
+        let at = t0 + period * k as u32;
+        tokio::time::sleep_until(at.into()).await;
+        if Instant::now() > at + Duration::from_millis(2) {
+            late_sends += 1;
+        }
+        tx.send((at, k)).expect("workers alive");
+    }
+    drop(tx);
+    let mut all = Stats {
+        window: measure,
+        ..Default::default()
+    };
+    for task in tasks {
+        all.merge(task.await.expect("client task"));
+    }
+    (all, late_sends)
+}
+
+// ---------------------------------------------------------------- baseline servers
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+async fn hello_server() -> SocketAddr {
+    serve(Router::new().route(
+        "/hello",
+        post(|_body: Bytes| async { Json(serde_json::json!({"ok": true})) }),
+    ))
+    .await
+}
+
+struct Naive {
+    conn: Mutex<SqliteConnection>,
+}
+
+async fn naive_report(State(s): State<Arc<Naive>>, body: Bytes) -> (StatusCode, Json<serde_json::Value>) {
+    let report: NewReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": e.to_string()})),
+            )
+        }
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let (lat, lon) = report
+        .location
+        .as_ref()
+        .map_or((None, None), |l| (Some(l.lat), Some(l.lon)));
+    let mut conn = s.conn.lock().await;
+    let stored = async {
+        let mut tx = conn.begin().await?;
+        sqlx::query("INSERT INTO reports (id, channel, text, lat, lon, received_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(report.channel.as_str())
+            .bind(&report.text)
+            .bind(lat)
+            .bind(lon)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    drop(conn);
+    match stored {
+        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({"id": id}))),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": e.to_string()})),
+        ),
+    }
+}
+
+async fn naive_server(dir: &Path) -> SocketAddr {
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("naive.sqlite"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = SqliteConnection::connect_with(&options).await.expect("naive sqlite");
+    sqlx::query(
+        "CREATE TABLE reports (id TEXT PRIMARY KEY, channel TEXT NOT NULL, text TEXT NOT NULL, \
+         lat REAL, lon REAL, received_at TEXT NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("naive schema");
+    let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("pragma");
+    let sync: (i64,) = sqlx::query_as("PRAGMA synchronous")
+        .fetch_one(&mut conn)
+        .await
+        .expect("pragma");
+    assert_eq!(mode.0, "wal");
+    assert_eq!(sync.0, 2, "synchronous=FULL");
+    let state = Arc::new(Naive { conn: Mutex::new(conn) });
+    serve(Router::new().route("/naive", post(naive_report)).with_state(state)).await
+}
+
+// ---------------------------------------------------------------- report
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT MET"
+    }
+}
+
+fn main() {
+    let conns: usize = env_or("BENCH_CONNECTIONS", 64);
+    let warmup = Duration::from_secs_f64(env_or("BENCH_WARMUP_S", 2.0));
+    let measure = Duration::from_secs_f64(env_or("BENCH_SECONDS", 10.0));
+    let open_rate: u64 = env_or("BENCH_OPEN_RATE", 1000);
+    let open_measure = Duration::from_secs_f64(env_or("BENCH_OPEN_SECONDS", 10.0));
+    let server_threads: usize = env_or("BENCH_SERVER_THREADS", 2);
+    let client_threads: usize = env_or("BENCH_CLIENT_THREADS", 2);
+    let tmp_parent = std::env::var("BENCH_TMPDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+
+    let server_rt: Runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(server_threads)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let client_rt: Runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_threads)
+        .thread_name("client")
+        .enable_all()
+        .build()
+        .expect("client runtime");
+
+    let dir = tempfile::Builder::new()
+        .prefix("ingest-bench-")
+        .tempdir_in(&tmp_parent)
+        .expect("temp dir");
+    let data_dir = dir.path().join("data");
+
+    let (app, token, hello, naive) = server_rt.block_on(async {
+        let settings = Settings::new("127.0.0.1:0".parse().expect("addr"), data_dir.clone());
+        let token = dispatcher::cli::create_token(&settings, "integrator", None, Some("bench"))
+            .await
+            .expect("token");
+        let app = App::start(settings).await.expect("app");
+        (app, token, hello_server().await, naive_server(dir.path()).await)
+    });
+
+    println!("# Durable ingest benchmark");
+    println!(
+        "closed loop: {conns} keep-alive HTTP/1.1 connections, {:.0} s warm-up + {:.0} s measured per target; \
+         server runtime {server_threads} threads, client runtime {client_threads} threads, same process; nproc {}",
+        warmup.as_secs_f64(),
+        measure.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!("data: {}", dir.path().display());
+    println!();
+
+    let targets = [
+        Target {
+            name: "hello-world (bare axum POST)",
+            addr: hello,
+            path: "/hello".into(),
+            auth: None,
+        },
+        Target {
+            name: "naive writer (1 txn+fsync/request)",
+            addr: naive,
+            path: "/naive".into(),
+            auth: None,
+        },
+        Target {
+            name: "dispatcher POST /api/v1/reports",
+            addr: app.addr,
+            path: "/api/v1/reports".into(),
+            auth: Some(format!("Bearer {token}")),
+        },
+    ];
+    let mut results = Vec::new();
+    for t in &targets {
+        let mut s = client_rt.block_on(closed_loop(t.clone(), conns, warmup, measure));
+        let (p50, p99) = (s.pct(0.50), s.pct(0.99));
+        results.push((
+            t.name,
+            s.rate(),
+            p50,
+            p99,
+            s.errors,
+            s.duplicates,
+            s.latencies.len(),
+            s.first_error.clone(),
+        ));
+    }
+
+    println!(
+        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} |",
+        "target (closed loop)", "req/s", "p50", "p99", "errors"
+    );
+    println!("|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|", "", "", "", "", "");
+    for (name, rate, p50, p99, errors, _, _, _) in &results {
+        println!(
+            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} |",
+            name,
+            rate,
+            ms(*p50),
+            ms(*p99),
+            errors
+        );
+    }
+    for (name, _, _, _, _, _, _, first_error) in &results {
+        if let Some(e) = first_error {
+            println!("first error from {name}: {e}");
+        }
+    }
+    let ingest = &results[2];
+    println!(
+        "ingest: {} reports answered in the window, {:.1}% joined an existing incident as duplicates",
+        ingest.6,
+        100.0 * ingest.5 as f64 / (ingest.6.max(1)) as f64
+    );
+    let hello_rate = results[0].1;
+    let naive_rate = results[1].1;
+    let r_hello = ingest.1 / hello_rate;
+    let r_naive = ingest.1 / naive_rate;
+    println!();
+    println!("| ratio | value | target | verdict |");
+    println!("|---|---|---|---|");
+    println!(
+        "| ingest / hello-world | {:.2} | >= 0.40 | {} |",
+        r_hello,
+        verdict(r_hello >= 0.40)
+    );
+    println!(
+        "| ingest / naive writer | {:.1}x | >= 10x | {} |",
+        r_naive,
+        verdict(r_naive >= 10.0)
+    );
+
+    // Open loop on the same App (its database already holds the closed-loop reports).
+    let open_warmup = Duration::from_secs(1);
+    let (mut open, late) = client_rt.block_on(open_loop(
+        targets[2].clone(),
+        conns,
+        open_rate,
+        open_warmup,
+        open_measure,
+    ));
+    let (o50, o99, omax) = (open.pct(0.50), open.pct(0.99), open.pct(1.0));
+    println!();
+    println!(
+        "open loop: {open_rate} reports/s scheduled for {:.0} s (+1 s warm-up), latency from the scheduled send time",
+        open_measure.as_secs_f64()
+    );
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!("| answered (measured window) | {} |", open.latencies.len());
+    println!("| errors | {} |", open.errors);
+    println!("| sends >2 ms late (scheduler) | {late} |");
+    println!("| p50 | {} |", ms(o50));
+    println!("| p99 | {} |", ms(o99));
+    println!("| max | {} |", ms(omax));
+    println!(
+        "| p99 < 20 ms at {open_rate}/s | {} |",
+        verdict(o99 < Duration::from_millis(20) && open.errors == 0)
+    );
+    if let Some(e) = &open.first_error {
+        println!("first error: {e}");
+    }
+
+    server_rt.block_on(async {
+        app.shutdown().await.expect("shutdown");
+    });
+    drop(client_rt);
+    server_rt.shutdown_timeout(Duration::from_secs(2));
+}
