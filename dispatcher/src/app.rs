@@ -51,7 +51,7 @@ impl Settings {
             ui_dir: crate::http::default_ui_dir(),
             response_plans: None,
             feed_history: 10_000,
-            feed_channel: 4096,
+            feed_channel: 16_384,
             aml_hmac_key: None,
             tile_url: None,
             duplicates: DuplicatePolicy::default(),

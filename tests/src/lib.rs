@@ -2,6 +2,8 @@
 //! on SQLite (always) or PostgreSQL (`TEST_DATABASE_URL`, set by the README's
 //! test command), plus a small JSON client with ready-made tokens.
 
+pub mod feed;
+
 use std::time::Duration;
 
 use anyhow::Context;
