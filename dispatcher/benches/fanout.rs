@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Frames each subscriber may be behind before the saturation posters pause.
@@ -295,21 +294,96 @@ fn marker(s: &str) -> Option<usize> {
     s[at..at + digits].parse().ok()
 }
 
-fn client_config() -> WebSocketConfig {
-    // Same for both servers: a small read buffer (tungstenite zero-fills the whole
-    // buffer on every read, which at the 128 KiB default costs the clients dearly).
-    WebSocketConfig::default().read_buffer_size(16 * 1024)
+
+/// A minimal websocket client for the subscribers: one buffered read serves many
+/// frames and there is no per-message allocation beyond the payload, so the load
+/// generator spends its (shared) CPU on as little as possible. Handshake per RFC 6455;
+/// client frames are masked (with a zero key); server frames are never fragmented
+/// by either server.
+struct RawWs {
+    io: tokio::io::BufReader<tokio::net::TcpStream>,
+    payload: Vec<u8>,
+}
+
+impl RawWs {
+    async fn connect(addr: &str, path: &str) -> std::io::Result<RawWs> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut io = tokio::io::BufReader::with_capacity(64 * 1024, stream);
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        io.get_mut().write_all(req.as_bytes()).await?;
+        let mut line = String::new();
+        io.read_line(&mut line).await?;
+        if !line.contains(" 101 ") {
+            return Err(std::io::Error::other(format!("handshake: {}", line.trim())));
+        }
+        loop {
+            line.clear();
+            if io.read_line(&mut line).await? == 0 {
+                return Err(std::io::Error::other("handshake: eof"));
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        Ok(RawWs {
+            io,
+            payload: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn send(&mut self, opcode: u8, data: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut frame = Vec::with_capacity(data.len() + 8);
+        frame.push(0x80 | opcode);
+        if data.len() < 126 {
+            frame.push(0x80 | data.len() as u8);
+        } else {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        }
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(data);
+        self.io.get_mut().write_all(&frame).await
+    }
+
+    /// The next frame's opcode; its payload is in `self.payload`.
+    async fn next(&mut self) -> std::io::Result<u8> {
+        use tokio::io::AsyncReadExt;
+        let b0 = self.io.read_u8().await?;
+        let b1 = self.io.read_u8().await?;
+        let len = match b1 & 0x7f {
+            126 => u64::from(self.io.read_u16().await?),
+            127 => self.io.read_u64().await?,
+            n => u64::from(n),
+        };
+        if b1 & 0x80 != 0 {
+            let _mask = self.io.read_u32().await?;
+        }
+        self.payload.resize(len as usize, 0);
+        self.io.read_exact(&mut self.payload).await?;
+        Ok(b0 & 0x0f)
+    }
+
+    /// Bytes already read but not yet parsed.
+    fn buffered(&self) -> usize {
+        self.io.buffer().len()
+    }
 }
 
 /// One subscriber: hello, welcome, snapshot, then counts and times events and answers pings.
-async fn subscriber(id: usize, url: String, token: String, run: Arc<Run>, gate: Arc<Semaphore>) {
+async fn subscriber(id: usize, addr: String, path: String, token: String, run: Arc<Run>, gate: Arc<Semaphore>) {
     let Ok(permit) = gate.acquire_owned().await else {
         return;
     };
     let mut attempt = 0;
     let mut ws = loop {
-        match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(client_config()), true).await {
-            Ok((ws, _)) => break ws,
+        match RawWs::connect(&addr, &path).await {
+            Ok(ws) => break ws,
             Err(e) => {
                 attempt += 1;
                 if attempt >= 20 {
@@ -322,37 +396,38 @@ async fn subscriber(id: usize, url: String, token: String, run: Arc<Run>, gate: 
         }
     };
     let hello = serde_json::json!({"type":"hello","token":token,"topics":["console"],"last_seq":null});
-    if ws.send(Message::text(hello.to_string())).await.is_err() {
+    if ws.send(1, hello.to_string().as_bytes()).await.is_err() {
         run.connect_failed.fetch_add(1, Ordering::Relaxed);
         return;
     }
     // welcome, then snapshot
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().starts_with("{\"type\":\"snapshot\"") => break,
-            Some(Ok(Message::Text(t))) if t.as_str().starts_with("{\"type\":\"error\"") => {
-                eprintln!("subscriber {id}: {}", t.as_str());
+            Ok(1) if ws.payload.starts_with(b"{\"type\":\"snapshot\"") => break,
+            Ok(1) if ws.payload.starts_with(b"{\"type\":\"error\"") => {
+                eprintln!("subscriber {id}: {}", String::from_utf8_lossy(&ws.payload));
                 run.connect_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Some(Ok(_)) => {}
-            _ => {
+            Ok(8) | Err(_) => {
                 run.connect_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
+            Ok(_) => {}
         }
     }
     drop(permit);
     run.ready.fetch_add(1, Ordering::Relaxed);
-    while let Some(msg) = ws.next().await {
-        match msg {
-            Ok(Message::Text(t)) => {
+    let (mut events, mut bytes) = (0u64, 0u64);
+    loop {
+        let Ok(opcode) = ws.next().await else { break };
+        match opcode {
+            1 => {
                 let now = run.now_ns();
-                let s = t.as_str();
+                let s = std::str::from_utf8(&ws.payload).unwrap_or("");
                 if s.starts_with("{\"type\":\"event\"") {
-                    run.per_client[id].fetch_add(1, Ordering::Relaxed);
-                    run.events.fetch_add(1, Ordering::Relaxed);
-                    run.event_bytes.fetch_add(s.len() as u64, Ordering::Relaxed);
+                    events += 1;
+                    bytes += s.len() as u64;
                     if let Some(k) = marker(s).filter(|k| *k < run.send_at.len()) {
                         let sent = run.send_at[k].load(Ordering::Acquire);
                         if sent > 0 {
@@ -361,7 +436,7 @@ async fn subscriber(id: usize, url: String, token: String, run: Arc<Run>, gate: 
                     }
                 } else if s.starts_with("{\"type\":\"ping\"") {
                     run.pings.fetch_add(1, Ordering::Relaxed);
-                    if ws.send(Message::text("{\"type\":\"pong\"}")).await.is_err() {
+                    if ws.send(1, b"{\"type\":\"pong\"}").await.is_err() {
                         break;
                     }
                 } else if s.starts_with("{\"type\":\"error\"") {
@@ -372,8 +447,21 @@ async fn subscriber(id: usize, url: String, token: String, run: Arc<Run>, gate: 
                     }
                 }
             }
-            Ok(Message::Close(_)) | Err(_) => break,
-            Ok(_) => {}
+            8 => break,
+            9 => {
+                let data = std::mem::take(&mut ws.payload);
+                if ws.send(10, &data).await.is_err() {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        // Publish the counts once per batch of buffered frames (fewer shared-counter bounces).
+        if ws.buffered() == 0 && events > 0 {
+            run.per_client[id].fetch_add(events, Ordering::Relaxed);
+            run.events.fetch_add(events, Ordering::Relaxed);
+            run.event_bytes.fetch_add(bytes, Ordering::Relaxed);
+            (events, bytes) = (0, 0);
         }
     }
     run.closed.fetch_add(1, Ordering::Relaxed);
@@ -421,6 +509,8 @@ async fn snapshot_probe(url: &str, token: &str) -> anyhow::Result<(Duration, usi
 struct ChildServer {
     child: Child,
     ws_url: String,
+    ws_addr: String,
+    ws_path: String,
     post_url: String,
     console_token: String,
     integrator_token: String,
@@ -466,6 +556,11 @@ impl ChildServer {
         };
         Ok(ChildServer {
             child,
+            ws_addr: (*ws_addr).to_owned(),
+            ws_path: match server {
+                Server::Ours => "/ws".into(),
+                Server::Bare => "/".into(),
+            },
             ws_url,
             post_url: format!("http://{http_addr}/api/v1/reports"),
             console_token: (*console).to_owned(),
@@ -741,6 +836,7 @@ struct Outcome {
     sat_frames_per_s: f64,
     sat_reports_per_s: f64,
     sat_server_cpu: f64,
+    sat_client_cpu: f64,
     posted: u64,
     post_failed: u64,
     events: i64,
@@ -785,7 +881,8 @@ async fn run_one(cfg: &Config, server: Server, n: usize, frame_bytes: usize) -> 
     for id in 0..n {
         tasks.push(tokio::spawn(subscriber(
             id,
-            srv.ws_url.clone(),
+            srv.ws_addr.clone(),
+            srv.ws_path.clone(),
             srv.console_token.clone(),
             run.clone(),
             gate.clone(),
@@ -848,18 +945,20 @@ async fn run_one(cfg: &Config, server: Server, n: usize, frame_bytes: usize) -> 
             }));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (e0, p0, c0) = (
+        let (e0, p0, c0, b0) = (
             run.events.load(Ordering::Relaxed),
             posted.load(Ordering::Relaxed),
             cpu_secs(pid),
+            cpu_secs(std::process::id()),
         );
         let w0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(cfg.sat_secs)).await;
         let secs = w0.elapsed().as_secs_f64();
-        let (e1, p1, c1) = (
+        let (e1, p1, c1, b1) = (
             run.events.load(Ordering::Relaxed),
             posted.load(Ordering::Relaxed),
             cpu_secs(pid),
+            cpu_secs(std::process::id()),
         );
         stop.store(true, Ordering::Relaxed);
         for p in posters {
@@ -868,11 +967,13 @@ async fn run_one(cfg: &Config, server: Server, n: usize, frame_bytes: usize) -> 
         out.sat_frames_per_s = (e1 - e0) as f64 / secs;
         out.sat_reports_per_s = (p1 - p0) as f64 / secs;
         out.sat_server_cpu = (c1 - c0) / secs;
+        out.sat_client_cpu = (b1 - b0) / secs;
         eprintln!(
-            "  saturation: {:.0} frames/s delivered, {:.0} reports/s, server CPU {:.0}%",
+            "  saturation: {:.0} frames/s delivered, {:.0} reports/s, CPU server {:.0}% clients+poster {:.0}%",
             out.sat_frames_per_s,
             out.sat_reports_per_s,
-            out.sat_server_cpu * 100.0
+            out.sat_server_cpu * 100.0,
+            out.sat_client_cpu * 100.0
         );
         // let the backlog drain
         let want = stats.ok.load(Ordering::Relaxed) * 2 * live;
@@ -1032,7 +1133,7 @@ fn print_table(cfg: &Config, outcomes: &[Outcome]) {
     println!();
     println!("Memory and saturation");
     println!(
-        "| server | N | RSS before | RSS N idle | per idle conn | RSS end | sat. frames/s | sat. reports/s | server CPU | avg frame | snapshot for a new client | dropped (lagging) |"
+        "| server | N | RSS before | RSS N idle | per idle conn | RSS end | sat. frames/s | sat. reports/s | CPU server / bench | avg frame | snapshot for a new client | dropped (lagging) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
@@ -1042,7 +1143,7 @@ fn print_table(cfg: &Config, outcomes: &[Outcome]) {
             .map(|(d, b)| format!("{:.0} ms, {} KiB", d.as_secs_f64() * 1000.0, b / 1024))
             .unwrap_or_else(|| "-".into());
         println!(
-            "| {} | {} | {} MiB | {} MiB | {:.1} KiB | {} MiB | {:.0} | {:.0} | {:.0}% | {} B | {} | {} ({}) |",
+            "| {} | {} | {} MiB | {} MiB | {:.1} KiB | {} MiB | {:.0} | {:.0} | {:.0}% / {:.0}% | {} B | {} | {} ({}) |",
             o.server,
             o.n,
             o.rss_before_kib / 1024,
@@ -1052,6 +1153,7 @@ fn print_table(cfg: &Config, outcomes: &[Outcome]) {
             o.sat_frames_per_s,
             o.sat_reports_per_s,
             o.sat_server_cpu * 100.0,
+            o.sat_client_cpu * 100.0,
             o.avg_frame,
             snap,
             o.closed,

@@ -43,7 +43,7 @@ struct Server {
 
 async fn serve(dir: &std::path::Path) -> Server {
     let port = free_port();
-    let child = Command::new(binary())
+    let mut child = Command::new(binary())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
         .stdout(Stdio::null())
@@ -63,6 +63,8 @@ async fn serve(dir: &std::path::Path) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not become healthy");
 }
 
