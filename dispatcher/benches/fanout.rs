@@ -249,7 +249,9 @@ struct Run {
     base: Instant,
     /// Send time (ns since base, +1; 0 = not sent) of latency-phase report k.
     send_at: Vec<AtomicU64>,
-    hist: Hist,
+    /// Reports k < split are of the spec-rate phase (hists[0]), the others of the half-capacity phase (hists[1]).
+    split: usize,
+    hists: [Hist; 2],
     /// Event frames each subscriber received.
     per_client: Vec<AtomicU64>,
     events: AtomicU64,
@@ -266,8 +268,9 @@ impl Run {
     fn new(n: usize, reports: usize) -> Run {
         Run {
             base: Instant::now(),
-            send_at: (0..reports).map(|_| AtomicU64::new(0)).collect(),
-            hist: Hist::new(),
+            send_at: (0..2 * reports).map(|_| AtomicU64::new(0)).collect(),
+            split: reports,
+            hists: [Hist::new(), Hist::new()],
             per_client: (0..n).map(|_| AtomicU64::new(0)).collect(),
             events: AtomicU64::new(0),
             event_bytes: AtomicU64::new(0),
@@ -293,7 +296,6 @@ fn marker(s: &str) -> Option<usize> {
     let digits = s[at..].bytes().take_while(u8::is_ascii_digit).count();
     s[at..at + digits].parse().ok()
 }
-
 
 /// A minimal websocket client for the subscribers: one buffered read serves many
 /// frames and there is no per-message allocation beyond the payload, so the load
@@ -431,7 +433,7 @@ async fn subscriber(id: usize, addr: String, path: String, token: String, run: A
                     if let Some(k) = marker(s).filter(|k| *k < run.send_at.len()) {
                         let sent = run.send_at[k].load(Ordering::Acquire);
                         if sent > 0 {
-                            run.hist.record(now.saturating_sub(sent - 1) / 1000);
+                            run.hists[usize::from(k >= run.split)].record(now.saturating_sub(sent - 1) / 1000);
                         }
                     }
                 } else if s.starts_with("{\"type\":\"ping\"") {
@@ -837,16 +839,8 @@ struct Outcome {
     sat_reports_per_s: f64,
     sat_server_cpu: f64,
     sat_client_cpu: f64,
-    posted: u64,
-    post_failed: u64,
-    events: i64,
-    expected: u64,
-    delivered: u64,
-    p50: Option<u64>,
-    p99: Option<u64>,
-    max: Option<u64>,
-    drain_secs: f64,
-    lat_server_cpu: f64,
+    full: Lat,
+    half: Lat,
     closed: usize,
     lagging: usize,
     avg_frame: usize,
@@ -983,81 +977,17 @@ async fn run_one(cfg: &Config, server: Server, n: usize, frame_bytes: usize) -> 
         }
     }
 
-    // --- latency: open loop at cfg.rate for cfg.secs
-    let head0 = head_seq(&srv.ws_url, &srv.console_token).await?;
-    let counts0 = run.counts();
-    let stats = Arc::new(PostStats::default());
-    let c0 = cpu_secs(pid);
-    let start = tokio::time::Instant::now();
-    let period = Duration::from_secs_f64(1.0 / cfg.rate as f64);
-    let mut inflight = Vec::with_capacity(reports);
-    for k in 0..reports {
-        tokio::time::sleep_until(start + period * k as u32).await;
-        let (http, url, token, run, stats) = (
-            http.clone(),
-            srv.post_url.clone(),
-            srv.integrator_token.clone(),
-            run.clone(),
-            stats.clone(),
-        );
-        inflight.push(tokio::spawn(async move {
-            post_one(&http, &url, &token, k, Some(&run), &stats).await;
-        }));
-    }
-    let post_end = Instant::now();
-    for t in inflight {
-        let _ = t.await;
-    }
-    out.posted = stats.ok.load(Ordering::Relaxed);
-    out.post_failed = stats.failed.load(Ordering::Relaxed);
-    let head1 = head_seq(&srv.ws_url, &srv.console_token).await?;
-    out.events = head1 - head0;
-    let per_client = u64::try_from(out.events).unwrap_or(0);
-    out.expected = per_client * n as u64;
-    let drain_deadline = post_end + Duration::from_secs(cfg.drain_secs);
-    loop {
-        let counts = run.counts();
-        let done = counts.iter().zip(&counts0).all(|(c, c0)| c - c0 >= per_client);
-        if done || Instant::now() > drain_deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    out.drain_secs = post_end.elapsed().as_secs_f64();
-    out.lat_server_cpu = (cpu_secs(pid) - c0) / (start.elapsed().as_secs_f64());
-    out.delivered = run
-        .counts()
-        .iter()
-        .zip(&counts0)
-        .map(|(c, c0)| (c - c0).min(per_client))
-        .sum();
-    let total = out.expected.max(1);
-    out.p50 = run.hist.quantile(0.50, total);
-    out.p99 = run.hist.quantile(0.99, total);
-    out.max = if out.delivered >= out.expected {
-        Some(run.hist.max.load(Ordering::Relaxed))
-    } else {
-        None
-    };
+    // --- latency at half the measured capacity, then at the specified rate (which may overload)
+    let half_rate = (out.sat_frames_per_s * 0.5 / (2.0 * out.connected.max(1) as f64)).clamp(0.2, cfg.rate as f64);
+    let half_count = ((half_rate * cfg.secs as f64).ceil() as usize).clamp(1, reports);
+    out.half = latency_phase(cfg, &srv, &run, &http, n, half_rate, reports, half_count, 1).await?;
+    out.full = latency_phase(cfg, &srv, &run, &http, n, cfg.rate as f64, 0, reports, 0).await?;
     out.rss_end_kib = rss_kib(pid);
     out.closed = run.closed.load(Ordering::Relaxed);
     out.lagging = run.lagging.load(Ordering::Relaxed);
     let ev = run.events.load(Ordering::Relaxed).max(1);
     out.avg_frame = (run.event_bytes.load(Ordering::Relaxed) / ev) as usize;
     out.snapshot = snapshot_probe(&srv.ws_url, &srv.console_token).await.ok();
-    eprintln!(
-        "  latency: {} reports posted ({} failed), {} events x {} subscribers, delivered {}/{}, p50 {} p99 {} max {}; server CPU {:.0}%",
-        out.posted,
-        out.post_failed,
-        out.events,
-        n,
-        out.delivered,
-        out.expected,
-        fmt_us(out.p50),
-        fmt_us(out.p99),
-        fmt_us(out.max),
-        out.lat_server_cpu * 100.0
-    );
     if run.errors.load(Ordering::Relaxed) > 0 {
         eprintln!("  {} error frames received", run.errors.load(Ordering::Relaxed));
     }
@@ -1071,6 +1001,107 @@ async fn run_one(cfg: &Config, server: Server, n: usize, frame_bytes: usize) -> 
         let _ = t.await;
     }
     Ok(out)
+}
+
+#[derive(Debug, Clone, Default)]
+struct Lat {
+    rate: f64,
+    posted: u64,
+    post_failed: u64,
+    events: i64,
+    expected: u64,
+    delivered: u64,
+    p50: Option<u64>,
+    p99: Option<u64>,
+    max: Option<u64>,
+    drain_secs: f64,
+    server_cpu: f64,
+}
+
+/// Posts `count` reports (markers k0..k0+count) open-loop at `rate`/s and times every receipt.
+#[allow(clippy::too_many_arguments)]
+async fn latency_phase(
+    cfg: &Config,
+    srv: &ChildServer,
+    run: &Arc<Run>,
+    http: &reqwest::Client,
+    n: usize,
+    rate: f64,
+    k0: usize,
+    count: usize,
+    hist: usize,
+) -> anyhow::Result<Lat> {
+    let mut lat = Lat {
+        rate,
+        ..Default::default()
+    };
+    let pid = srv.pid();
+    let head0 = head_seq(&srv.ws_url, &srv.console_token).await?;
+    let counts0 = run.counts();
+    let stats = Arc::new(PostStats::default());
+    let c0 = cpu_secs(pid);
+    let start = tokio::time::Instant::now();
+    let mut inflight = Vec::with_capacity(count);
+    for i in 0..count {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+        let (http, url, token, run, stats) = (
+            http.clone(),
+            srv.post_url.clone(),
+            srv.integrator_token.clone(),
+            run.clone(),
+            stats.clone(),
+        );
+        inflight.push(tokio::spawn(async move {
+            post_one(&http, &url, &token, k0 + i, Some(&run), &stats).await;
+        }));
+    }
+    let post_end = Instant::now();
+    for t in inflight {
+        let _ = t.await;
+    }
+    lat.posted = stats.ok.load(Ordering::Relaxed);
+    lat.post_failed = stats.failed.load(Ordering::Relaxed);
+    let head1 = head_seq(&srv.ws_url, &srv.console_token).await?;
+    lat.events = head1 - head0;
+    let per_client = u64::try_from(lat.events).unwrap_or(0);
+    lat.expected = per_client * n as u64;
+    let drain_deadline = post_end + Duration::from_secs(cfg.drain_secs);
+    loop {
+        let counts = run.counts();
+        let done = counts.iter().zip(&counts0).all(|(c, c0)| c - c0 >= per_client);
+        if done || Instant::now() > drain_deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lat.drain_secs = post_end.elapsed().as_secs_f64();
+    lat.server_cpu = (cpu_secs(pid) - c0) / start.elapsed().as_secs_f64();
+    lat.delivered = run
+        .counts()
+        .iter()
+        .zip(&counts0)
+        .map(|(c, c0)| (c - c0).min(per_client))
+        .sum();
+    let h = &run.hists[hist];
+    let total = lat.expected.max(1);
+    lat.p50 = h.quantile(0.50, total);
+    lat.p99 = h.quantile(0.99, total);
+    lat.max = (lat.delivered >= lat.expected).then(|| h.max.load(Ordering::Relaxed));
+    eprintln!(
+        "  latency at {:.1} reports/s: {} posted ({} failed), {} events x {} subscribers, delivered {}/{}, p50 {} p99 {} max {}; server CPU {:.0}%",
+        rate,
+        lat.posted,
+        lat.post_failed,
+        lat.events,
+        n,
+        lat.delivered,
+        lat.expected,
+        fmt_us(lat.p50),
+        fmt_us(lat.p99),
+        fmt_us(lat.max),
+        lat.server_cpu * 100.0
+    );
+    Ok(lat)
 }
 
 async fn driver() -> anyhow::Result<()> {
@@ -1105,30 +1136,33 @@ async fn driver() -> anyhow::Result<()> {
 fn print_table(cfg: &Config, outcomes: &[Outcome]) {
     println!();
     println!(
-        "Latency: POST /api/v1/reports at {}/s for {} s, receipt - send over every subscriber x event",
-        cfg.rate, cfg.secs
+        "Latency: POST /api/v1/reports open-loop for {} s, receipt - send over every subscriber x event (lost = not received {} s after the last POST)",
+        cfg.secs, cfg.drain_secs
     );
     println!(
-        "| server | N | connected (s) | events | delivered / expected | lost | p50 | p99 | max | drained (s) | server CPU |"
+        "| server | N | connected (s) | reports/s | events | delivered / expected | lost | p50 | p99 | max | drained (s) | server CPU |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
-        println!(
-            "| {} | {} | {} ({:.1}) | {} | {} / {} | {} | {} | {} | {} | {:.1} | {:.0}% |",
-            o.server,
-            o.n,
-            o.connected,
-            o.connect_secs,
-            o.events,
-            o.delivered,
-            o.expected,
-            o.expected.saturating_sub(o.delivered),
-            fmt_us(o.p50),
-            fmt_us(o.p99),
-            fmt_us(o.max),
-            o.drain_secs,
-            o.lat_server_cpu * 100.0,
-        );
+        for l in [&o.full, &o.half] {
+            println!(
+                "| {} | {} | {} ({:.1}) | {:.1} | {} | {} / {} | {} | {} | {} | {} | {:.1} | {:.0}% |",
+                o.server,
+                o.n,
+                o.connected,
+                o.connect_secs,
+                l.rate,
+                l.events,
+                l.delivered,
+                l.expected,
+                l.expected.saturating_sub(l.delivered),
+                fmt_us(l.p50),
+                fmt_us(l.p99),
+                fmt_us(l.max),
+                l.drain_secs,
+                l.server_cpu * 100.0,
+            );
+        }
     }
     println!();
     println!("Memory and saturation");
@@ -1164,14 +1198,17 @@ fn print_table(cfg: &Config, outcomes: &[Outcome]) {
     println!("Targets (dispatcher)");
     for o in outcomes.iter().filter(|o| o.server == Server::Ours.name()) {
         let limit_ms = if o.n <= 1000 { 10 } else { 50 };
-        let lost = o.expected.saturating_sub(o.delivered);
-        let p99_ok = lost == 0 && o.p99.is_some_and(|p| p < limit_ms * 1000);
-        println!(
-            "  N={:>6}: p99 {} < {limit_ms} ms and no loss: {}",
-            o.n,
-            fmt_us(o.p99),
-            if p99_ok { "MET" } else { "MISSED" }
-        );
+        for l in [&o.full, &o.half] {
+            let lost = l.expected.saturating_sub(l.delivered);
+            let p99_ok = lost == 0 && l.p99.is_some_and(|p| p < limit_ms * 1000);
+            println!(
+                "  N={:>6} at {:>6.1} reports/s: p99 {} < {limit_ms} ms and no loss: {}",
+                o.n,
+                l.rate,
+                fmt_us(l.p99),
+                if p99_ok { "MET" } else { "MISSED" }
+            );
+        }
         let per = (o.rss_idle_kib.saturating_sub(o.rss_before_kib)) as f64 / o.connected.max(1) as f64;
         println!(
             "  N={:>6}: RSS per idle connection {per:.1} KiB < 64 KiB: {}",

@@ -204,3 +204,10 @@ pub struct ErrorDetail {
 pub struct ClassifyRequest {
     pub text: String,
 }
+
+/// `POST /api/v1/incidents/{id}/merge`: the incident is the same event as `into`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub into: IncidentId,
+}

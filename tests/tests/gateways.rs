@@ -347,3 +347,76 @@ async fn repeat_callers_are_marked() {
     assert_eq!(history.body.as_array().map(Vec::len), Some(3));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn call_takers_merge_and_unlink_duplicates_with_the_timeline_kept() {
+    let t = spawn_app(Db::Sqlite).await;
+    // Two reports of one crash, 900 m apart (too far to be joined automatically).
+    let a = t
+        .report("Tabrakan mobil dan motor di bypass, korban luka", -8.7700, 115.1850)
+        .await;
+    let b = t
+        .report("kecelakaan di jalan bypass dekat lampu merah", -8.7780, 115.1870)
+        .await;
+    let (a_id, b_id) = (a["id"].as_str().expect("a"), b["id"].as_str().expect("b"));
+    assert_ne!(a_id, b_id);
+    let dups = t
+        .get(&format!("/api/v1/incidents/{b_id}/duplicates"), &t.tokens.call_taker)
+        .await;
+    assert!(
+        dups.body.as_array().is_some_and(|d| d.iter().any(|i| i["id"] == a_id)),
+        "offered as a possible duplicate: {}",
+        dups.body
+    );
+
+    let merged = t
+        .post(
+            &format!("/api/v1/incidents/{b_id}/merge"),
+            &t.tokens.call_taker,
+            json!({"into": a_id}),
+        )
+        .await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    assert_eq!(merged.body["reports"], 2);
+    let b_now = t.get(&format!("/api/v1/incidents/{b_id}"), &t.tokens.call_taker).await;
+    assert_eq!(b_now.body["incident"]["status"], "duplicate");
+    let a_now = t.get(&format!("/api/v1/incidents/{a_id}"), &t.tokens.call_taker).await;
+    assert!(a_now.body["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .any(|e| e["event"]["type"] == "report_moved" && e["actor"]["role"] == "call_taker"));
+    let moved_report = a_now.body["reports"][1]["id"].as_str().expect("report").to_owned();
+
+    // It was not the same crash after all: unlink it into an incident of its own.
+    let unlinked = t
+        .post(
+            &format!("/api/v1/reports/{moved_report}/unlink"),
+            &t.tokens.call_taker,
+            json!({}),
+        )
+        .await;
+    assert_eq!(unlinked.status, 201, "{}", unlinked.body);
+    assert_eq!(unlinked.body["reports"], 1);
+    assert_eq!(unlinked.body["category"], "traffic_accident");
+    let a_after = t.get(&format!("/api/v1/incidents/{a_id}"), &t.tokens.call_taker).await;
+    assert_eq!(a_after.body["incident"]["reports"], 1);
+    let only = a_after.body["reports"][0]["id"].as_str().expect("report").to_owned();
+    let refused = t
+        .post(
+            &format!("/api/v1/reports/{only}/unlink"),
+            &t.tokens.call_taker,
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    let itself = t
+        .post(
+            &format!("/api/v1/incidents/{a_id}/merge"),
+            &t.tokens.call_taker,
+            json!({"into": a_id}),
+        )
+        .await;
+    assert_eq!((itself.status, itself.error_field()), (400, Some("into")));
+    t.stop().await;
+}

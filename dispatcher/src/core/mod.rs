@@ -14,6 +14,7 @@
 pub mod calls;
 pub mod incidents;
 pub mod intake;
+pub mod merge;
 pub mod units;
 
 use std::sync::Arc;

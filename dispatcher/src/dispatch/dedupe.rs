@@ -186,3 +186,71 @@ impl ActiveIncidents {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_types::{IncidentStatus, Location, LocationSource, Priority, Queue};
+
+    fn incident(category: Category, lat: f64, lon: f64) -> Incident {
+        let now = Utc::now();
+        Incident {
+            id: IncidentId(uuid::Uuid::now_v7()),
+            number: "BDG-2026-000001".into(),
+            category,
+            queue: Queue::Emergency,
+            priority: Priority::URGENT,
+            status: IncidentStatus::New,
+            summary: String::new(),
+            location: Some(Location {
+                lat,
+                lon,
+                accuracy_m: Some(10.0),
+                source: LocationSource::Gnss,
+                label: None,
+            }),
+            district: None,
+            outside_badung: false,
+            confidence: 1.0,
+            evidence: vec![],
+            category_confirmed: false,
+            reports: 1,
+            units: vec![],
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn finds_compatible_incidents_within_the_radius_only() {
+        let idx = ActiveIncidents::default();
+        let fire = incident(Category::Fire, -8.7185, 115.1686);
+        let crash = incident(Category::TrafficAccident, -8.7700, 115.1850);
+        idx.apply(&Event::IncidentCreated { incident: fire.clone() });
+        idx.apply(&Event::IncidentCreated {
+            incident: crash.clone(),
+        });
+        let since = Utc::now() - chrono::Duration::minutes(10);
+        assert_eq!(
+            idx.probable_duplicate(Category::Hazmat, -8.7190, 115.1690, 300.0, since),
+            Some(fire.id)
+        );
+        assert_eq!(
+            idx.probable_duplicate(Category::Medical, -8.7190, 115.1690, 300.0, since),
+            None
+        );
+        assert_eq!(
+            idx.probable_duplicate(Category::Fire, -8.7300, 115.1690, 300.0, since),
+            None,
+            "1.3 km away"
+        );
+        assert_eq!(idx.near(-8.7780, 115.1870, 1000.0), vec![crash.id]);
+        idx.apply(&Event::IncidentStatusChanged {
+            incident_id: crash.id,
+            from: IncidentStatus::New,
+            to: IncidentStatus::Resolved,
+            note: None,
+        });
+        assert!(idx.near(-8.7780, 115.1870, 1000.0).is_empty());
+    }
+}

@@ -5,7 +5,8 @@ use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use incident_types::wire::{
-    DispatchRequest, DispatchResult, ErrorBody, IncidentDetail, IncidentPatch, Recommendation, TransitionRequest,
+    DispatchRequest, DispatchResult, ErrorBody, IncidentDetail, IncidentPatch, MergeRequest, Recommendation,
+    TransitionRequest,
 };
 use incident_types::{Incident, IncidentId, IncidentStatus, Queue};
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use super::extract::{idempotency_key, path_id, ApiQuery, JsonBody};
 use super::AppState;
 use crate::auth::{Principal, Role};
 use crate::core::incidents::{Correct, Transition};
+use crate::core::merge::{Merge, Unlink};
 use crate::core::units::Dispatch;
 use crate::dispatch::recommend::recommend;
 use crate::error::{ApiError, ApiResult};
@@ -185,7 +187,7 @@ pub async fn dispatch(
     Ok(Json(result))
 }
 
-/// Other open incidents within 500 m: candidates for a merge.
+/// Other open incidents within 1 km: candidates for a merge (wider than the automatic 300 m).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/duplicates", tag = "incidents", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Vec<Incident>), (status = 404, body = ErrorBody)))]
 pub async fn duplicates(
@@ -203,7 +205,7 @@ pub async fn duplicates(
     for other in state
         .domain
         .incidents
-        .near(loc.lat, loc.lon, 500.0)
+        .near(loc.lat, loc.lon, 1000.0)
         .into_iter()
         .filter(|o| *o != id)
     {
@@ -212,4 +214,43 @@ pub async fn duplicates(
         }
     }
     Ok(Json(out))
+}
+
+/// Merges this incident (a duplicate) into another: its reports move, it ends as `duplicate`.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", params(("id" = String, Path)), request_body = MergeRequest, security(("bearer" = [])),
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn merge(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonBody<MergeRequest>,
+) -> ApiResult<Json<Incident>> {
+    let incident_id = path_id(&id, "incident")?;
+    p.require(Principal::OPERATORS)?;
+    Ok(Json(
+        state
+            .core
+            .execute(
+                p.actor(),
+                Merge {
+                    incident_id,
+                    into: body.value.into,
+                },
+            )
+            .await?,
+    ))
+}
+
+/// Takes a report out of its incident into a new incident of its own.
+#[utoipa::path(post, path = "/api/v1/reports/{id}/unlink", tag = "incidents", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 201, body = Incident), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn unlink(
+    p: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<Incident>)> {
+    let report_id = path_id(&id, "report")?;
+    p.require(Principal::OPERATORS)?;
+    let incident = state.core.execute(p.actor(), Unlink { report_id }).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(incident)))
 }

@@ -101,6 +101,8 @@ pub fn api_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)>
         ),
         ("post", "/api/v1/incidents/{id}/dispatch", post(incidents::dispatch)),
         ("get", "/api/v1/incidents/{id}/duplicates", get(incidents::duplicates)),
+        ("post", "/api/v1/incidents/{id}/merge", post(incidents::merge)),
+        ("post", "/api/v1/reports/{id}/unlink", post(incidents::unlink)),
         ("post", "/api/v1/units", post(units::register)),
         ("get", "/api/v1/units", get(units::list)),
         ("get", "/api/v1/units/{id}", get(units::one)),

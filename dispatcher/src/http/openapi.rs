@@ -25,7 +25,7 @@ impl Modify for BearerAuth {
         intake::call_event, intake::list_calls, intake::create_report, intake::classify, intake::gazetteer,
         intake::sms_inbound, intake::aml_sms, intake::aml_https,
         incidents::list, incidents::detail, incidents::correct, incidents::transition,
-        incidents::recommendation, incidents::dispatch, incidents::duplicates,
+        incidents::recommendation, incidents::dispatch, incidents::duplicates, incidents::merge, incidents::unlink,
         units::register, units::list, units::one, units::position, units::status,
     ),
     components(schemas(incident_types::Event, incident_types::EventRecord, incident_types::feed::ClientMessage, incident_types::feed::ServerMessage)),

@@ -350,3 +350,30 @@ pub async fn store_idempotent_response(
     .await?;
     Ok(())
 }
+
+pub async fn reports_of(conn: &mut AnyConnection, incident: IncidentId) -> DbResult<Vec<Report>> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us")
+        .bind(incident.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|b| decode(b)).collect()
+}
+
+pub async fn load_report(conn: &mut AnyConnection, id: incident_types::ReportId) -> DbResult<Option<Report>> {
+    let body: Option<String> = sqlx::query_scalar("SELECT body FROM reports WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    body.map(|b| decode(&b)).transpose()
+}
+
+/// Moves a report to another incident.
+pub async fn move_report(conn: &mut AnyConnection, report: &Report) -> DbResult<()> {
+    sqlx::query("UPDATE reports SET incident_id = $1, body = $2 WHERE id = $3")
+        .bind(report.incident_id.to_string())
+        .bind(encode(report)?)
+        .bind(report.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
