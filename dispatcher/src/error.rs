@@ -115,6 +115,15 @@ impl From<FieldError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                // Two nodes raced to create the same record (e.g. one Idempotency-Key).
+                return ApiError::Conflict {
+                    code: "conflict",
+                    message: "a concurrent request changed the same record; retry".into(),
+                };
+            }
+        }
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::error!(error = %e, "storage unavailable");
