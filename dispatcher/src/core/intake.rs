@@ -129,14 +129,55 @@ pub fn district_near(domain: &Domain, lat: f64, lon: f64) -> Option<District> {
         .map(|(_, d)| d)
 }
 
+/// The district of a report: the named place's when the location came from the
+/// text, otherwise that of the nearest village to the given location.
+pub fn district_of(domain: &Domain, location: Option<&Location>, c: &Classification) -> Option<District> {
+    match (location, &c.location) {
+        (Some(l), Some(place)) if l.source == LocationSource::Geocoded => Some(place.district),
+        (Some(l), _) => district_near(domain, l.lat, l.lon).or(c.location.as_ref().map(|p| p.district)),
+        (None, _) => None,
+    }
+}
+
+/// Opens a new incident from a classified text and records `IncidentCreated`.
+pub(crate) async fn open_incident(
+    w: &mut Write<'_>,
+    text: &str,
+    location: Option<Location>,
+    district: Option<District>,
+    c: &Classification,
+) -> Result<Incident, ApiError> {
+    let incident = Incident {
+        id: IncidentId(Uuid::now_v7()),
+        number: write::next_incident_number(w.conn, w.now).await?,
+        category: c.category,
+        queue: c.queue,
+        priority: c.priority,
+        status: IncidentStatus::New,
+        summary: text.to_owned(),
+        outside_badung: location.as_ref().is_some_and(|l| !is_in_badung(l.lat, l.lon)),
+        location,
+        district,
+        confidence: c.confidence,
+        evidence: c.evidence.clone(),
+        category_confirmed: false,
+        reports: 1,
+        units: Vec::new(),
+        created_at: w.now,
+        updated_at: w.now,
+    };
+    write::insert_incident(w.conn, &incident).await?;
+    w.emit(Event::IncidentCreated {
+        incident: incident.clone(),
+    })
+    .await?;
+    Ok(incident)
+}
+
 /// Stores a report: joins an open incident nearby of a compatible category, or opens a new one.
 pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification) -> Result<ReportAccepted, ApiError> {
     let location = choose_location(intake.location, &c);
-    let district = match (&location, &c.location) {
-        (Some(l), Some(place)) if l.source == LocationSource::Geocoded => Some(place.district),
-        (Some(l), _) => district_near(w.domain, l.lat, l.lon).or(c.location.as_ref().map(|p| p.district)),
-        (None, _) => None,
-    };
+    let district = district_of(w.domain, location.as_ref(), &c);
     let report_id = ReportId(Uuid::now_v7());
     // Only a precise location can tell two reports of one event from two events.
     let duplicate_of = match &location {
@@ -160,34 +201,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
             write::update_incident(w.conn, &existing).await?;
             existing
         }
-        None => {
-            let outside_badung = location.as_ref().is_some_and(|l| !is_in_badung(l.lat, l.lon));
-            let incident = Incident {
-                id: IncidentId(Uuid::now_v7()),
-                number: write::next_incident_number(w.conn, w.now).await?,
-                category: c.category,
-                queue: c.queue,
-                priority: c.priority,
-                status: IncidentStatus::New,
-                summary: intake.text.clone(),
-                location: location.clone(),
-                district,
-                outside_badung,
-                confidence: c.confidence,
-                evidence: c.evidence.clone(),
-                category_confirmed: false,
-                reports: 1,
-                units: Vec::new(),
-                created_at: w.now,
-                updated_at: w.now,
-            };
-            write::insert_incident(w.conn, &incident).await?;
-            w.emit(Event::IncidentCreated {
-                incident: incident.clone(),
-            })
-            .await?;
-            incident
-        }
+        None => open_incident(w, &intake.text, location.clone(), district, &c).await?,
     };
     let report = Report {
         id: report_id,

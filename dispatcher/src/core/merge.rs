@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use incident_types::{Event, Incident, IncidentId, IncidentStatus, ReportId};
-use uuid::Uuid;
 
 use super::units::release_all;
 use super::{Command, Write};
@@ -104,36 +103,8 @@ impl Command for Unlink {
         }
         let c = w.domain.classifier.classify(&report.text);
         let location = super::intake::choose_location(report.location.clone(), &c);
-        let district = location
-            .as_ref()
-            .and_then(|l| super::intake::district_near(w.domain, l.lat, l.lon))
-            .or(c.location.as_ref().map(|p| p.district));
-        let incident = Incident {
-            id: IncidentId(Uuid::now_v7()),
-            number: write::next_incident_number(w.conn, w.now).await?,
-            category: c.category,
-            queue: c.queue,
-            priority: c.priority,
-            status: IncidentStatus::New,
-            summary: report.text.clone(),
-            outside_badung: location
-                .as_ref()
-                .is_some_and(|l| !incident_types::location::is_in_badung(l.lat, l.lon)),
-            location,
-            district,
-            confidence: c.confidence,
-            evidence: c.evidence,
-            category_confirmed: false,
-            reports: 1,
-            units: Vec::new(),
-            created_at: w.now,
-            updated_at: w.now,
-        };
-        write::insert_incident(w.conn, &incident).await?;
-        w.emit(Event::IncidentCreated {
-            incident: incident.clone(),
-        })
-        .await?;
+        let district = super::intake::district_of(w.domain, location.as_ref(), &c);
+        let incident = super::intake::open_incident(w, &report.text, location, district, &c).await?;
         let from = report.incident_id;
         report.incident_id = incident.id;
         write::move_report(w.conn, &report).await?;
