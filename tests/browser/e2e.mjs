@@ -24,6 +24,9 @@ const ART = path.join(ROOT, 'tests', 'artifacts', 'browser');
 const WAIT = Number(process.env.E2E_TIMEOUT_MS || 15000);
 const CALLER = '+6281234567890';
 const CALL_ID = 'e2e-1';
+const REPEAT_CALLER = '+6281299990000';
+const REPEAT_CALL_1 = 'e2e-rep-1';
+const REPEAT_CALL_2 = 'e2e-rep-2';
 
 let passed = 0;
 let failed = 0;
@@ -83,6 +86,12 @@ async function http(method, urlPath, token, body) {
 function callEvent(kind, extra = {}) {
   return http('POST', '/api/v1/calls/events', ctx.info.tokens.integrator, {
     call_id: CALL_ID, kind, caller: CALLER, at: new Date().toISOString(), ...extra,
+  });
+}
+
+function repeatCallEvent(callId, kind, extra = {}) {
+  return http('POST', '/api/v1/calls/events', ctx.info.tokens.integrator, {
+    call_id: callId, kind, caller: REPEAT_CALLER, at: new Date().toISOString(), ...extra,
   });
 }
 
@@ -273,6 +282,98 @@ async function main() {
     await step('console shows the unit on scene', async () => {
       await ctx.console.waitForSelector(`[data-testid="assigned-unit"][data-unit-id="${ctx.unitId}"][data-status="on_scene"]`);
       await shot(ctx.console, '10-console-on-scene');
+    }, { critical: false });
+
+    await step('repeat caller: a second call from the same number shows the badge and the caller history', async () => {
+      const page = ctx.console;
+      const row = (id) => `[data-testid="queue-row"][data-kind="call"][data-call-id="${id}"]`;
+      await repeatCallEvent(REPEAT_CALL_1, 'offered');
+      await page.waitForSelector(row(REPEAT_CALL_1));
+      await repeatCallEvent(REPEAT_CALL_2, 'offered');
+      const badge = await page.waitForSelector(`${row(REPEAT_CALL_2)} [data-testid="repeat-caller"]`);
+      const prev = await badge.getAttribute('data-previous-calls');
+      if (prev !== '1') throw new Error(`second call: data-previous-calls=${prev}, expected 1`);
+      if (await page.locator(`${row(REPEAT_CALL_1)} [data-testid="repeat-caller"]`).count()) throw new Error('first call must not carry the repeat badge');
+      await page.click(row(REPEAT_CALL_2));
+      await page.waitForSelector('[data-testid="call-detail"] [data-testid="repeat-caller"]');
+      await until('two calls in the caller history', async () =>
+        (await page.locator('[data-testid="caller-history"] [data-testid="caller-history-item"]').count()) === 2, WAIT);
+      await shot(page, '11-console-repeat-caller');
+      // The second call gets a transcript: the console follows it to the incident, which keeps the badge and history.
+      await repeatCallEvent(REPEAT_CALL_1, 'ended');
+      await repeatCallEvent(REPEAT_CALL_2, 'answered', { call_taker: 'e2e' });
+      await repeatCallEvent(REPEAT_CALL_2, 'transcript', {
+        text: 'Ayah saya pingsan tidak sadarkan diri di rumah, tolong kirim ambulans ke Mengwi',
+        location: { lat: -8.5536, lon: 115.1693, accuracy_m: 20, source: 'aml' },
+      });
+      const incRow = await page.waitForSelector('[data-testid="queue-row"][data-kind="incident"]:has([data-testid="repeat-caller"])');
+      ctx.repeatIncidentId = await incRow.getAttribute('data-incident-id');
+      await page.waitForSelector('.detail-head [data-testid="incident-number"]');
+      await page.waitForSelector('.detail-head [data-testid="repeat-caller"]');
+      await page.waitForSelector(`[data-testid="caller-history"] [data-testid="caller-history-item"][data-call-id="${REPEAT_CALL_2}"][data-incident-id="${ctx.repeatIncidentId}"]`);
+      await shot(page, '12-console-caller-history');
+    }, { critical: false });
+
+    await step('duplicates: two reports 700 m apart, merge one into the other (2 callers)', async () => {
+      const page = ctx.console;
+      const tok = ctx.info.tokens.integrator;
+      const a = await http('POST', '/api/v1/reports', tok, {
+        channel: 'app', text: 'Kecelakaan lalu lintas, motor tabrakan dengan mobil di Jalan Bypass Ngurah Rai, satu orang luka',
+        location: { lat: -8.770, lon: 115.185, source: 'gnss', accuracy_m: 10 }, reporter: { phone: '+6281311112222' },
+      });
+      const b = await http('POST', '/api/v1/reports', tok, {
+        channel: 'sms', text: 'Ada tabrakan motor dan mobil di Bypass Ngurah Rai, korban luka-luka',
+        location: { lat: -8.776, lon: 115.186, source: 'gnss', accuracy_m: 10 },
+      });
+      if (a.id === b.id) throw new Error('the server merged the two reports automatically (expected two incidents)');
+      ctx.dupA = a;
+      ctx.dupB = b;
+      log(`  ${a.number} (report ${a.report_id}) and ${b.number}`);
+      await page.click(`[data-testid="queue-row"][data-incident-id="${a.id}"]`);
+      await page.waitForFunction((n) => document.querySelector('[data-testid="incident-number"]')?.textContent === n, a.number);
+      const dup = `[data-testid="duplicates"] [data-testid="duplicate"][data-incident-id="${b.id}"]`;
+      await page.waitForSelector(dup);
+      // Esc cancels the inline confirm without closing the incident.
+      await page.click(`${dup} [data-testid="merge-into"]`);
+      await page.waitForSelector('[data-testid="merge-confirm"]');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('[data-testid="merge-confirm"]', { state: 'detached' });
+      await page.waitForSelector('[data-testid="incident-number"]');
+      await page.click(`${dup} [data-testid="merge-into"]`);
+      await page.waitForSelector('[data-testid="merge-confirm-confirm"]');
+      await shot(page, '13-console-merge-confirm');
+      const [resp] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes(`/incidents/${a.id}/merge`)),
+        page.click('[data-testid="merge-confirm-confirm"]'),
+      ]);
+      if (!resp.ok()) throw new Error(`merge failed: ${resp.status()} ${await resp.text()}`);
+      await page.waitForFunction((n) => document.querySelector('[data-testid="incident-number"]')?.textContent === n, b.number);
+      await page.waitForSelector('[data-testid="report-count"][data-count="2"]');
+      await page.waitForSelector(`[data-testid="queue-row"][data-incident-id="${b.id}"] [data-testid="callers-count"][data-count="2"]`);
+      await page.waitForSelector(`[data-testid="queue-row"][data-incident-id="${a.id}"]`, { state: 'detached' });
+      await page.waitForSelector('[data-testid="timeline-item"][data-type="report_moved"]');
+      const src = await http('GET', `/api/v1/incidents/${a.id}`, ctx.info.tokens.dispatcher);
+      if (src.incident.status !== 'duplicate') throw new Error(`merged incident is ${src.incident.status}, expected duplicate`);
+      await shot(page, '14-console-merged');
+    }, { critical: false });
+
+    await step('unlink: a report of the merged incident becomes its own incident again (keyboard confirm)', async () => {
+      const page = ctx.console;
+      if (!ctx.dupA) throw new Error('no merged incident (previous step failed)');
+      await page.click(`[data-testid="report"][data-report-id="${ctx.dupA.report_id}"] [data-testid="unlink-report"]`);
+      await page.waitForFunction(() => document.activeElement?.dataset.testid === 'unlink-confirm-confirm');
+      const [resp] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes(`/reports/${ctx.dupA.report_id}/unlink`)),
+        page.keyboard.press('Enter'),
+      ]);
+      if (resp.status() !== 201) throw new Error(`unlink: ${resp.status()} ${await resp.text()}`);
+      const created = await resp.json();
+      await page.waitForFunction((n) => document.querySelector('[data-testid="incident-number"]')?.textContent === n, created.number);
+      await page.waitForSelector('[data-testid="report-count"][data-count="1"]');
+      await page.waitForSelector(`[data-testid="queue-row"][data-incident-id="${created.id}"]`);
+      await page.waitForSelector(`[data-testid="queue-row"][data-incident-id="${ctx.dupB.id}"][data-reports="1"]`);
+      await page.waitForSelector('[data-testid="timeline-item"][data-type="report_moved"]');
+      await shot(page, '15-console-unlinked');
     }, { critical: false });
 
     await step('no uncaught page errors', async () => {

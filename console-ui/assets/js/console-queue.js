@@ -33,6 +33,12 @@ export function placeText(inc) {
   return parts.join(' · ') || t('common.unknown');
 }
 
+/** A line of its own for the "N callers" / "repeat caller" badges (so the title keeps its width). */
+function flagsLine(...badges) {
+  const present = badges.filter(Boolean);
+  return present.length ? h('div.qrow-flags', present) : null;
+}
+
 function rowFor(item) {
   const sel = item.key === ui.selKey;
   const open = item.key === ui.openKey;
@@ -45,8 +51,9 @@ function rowFor(item) {
       'data-testid': 'queue-row', dataset: { key: item.key, kind: 'call', callId: c.id, status: c.status, priority: '0' }, onclick,
     },
     h('div.qrow-top', ringing ? h('span.ring-badge', t('queue.ringing')) : h('span.istatus', t('detail.call')),
-      h('span.qrow-title.mono', c.caller), repeatBadge(c.previous_calls)),
+      h('span.qrow-title.mono', c.caller)),
     h('div.qrow-wait', h('span', { 'data-since': c.offered_at }), h('small', t('queue.waiting'))),
+    flagsLine(null, repeatBadge(c.previous_calls)),
     h('div.qrow-sub', h('span.summary', ringing ? (c.location && c.location.label) || t('detail.call') : t('queue.answered_call'))));
   }
   const i = item.inc;
@@ -57,9 +64,9 @@ function rowFor(item) {
     dataset: { key: item.key, kind: 'incident', incidentId: i.id, number: i.number, status: i.status, priority: String(i.priority), category: i.category, reports: String(i.reports || 0) },
     onclick,
   },
-  h('div.qrow-top', catBadge(i.category), prioBadge(i.priority), h('span.qrow-title', tw('cat', i.category)),
-    callersBadge(i.reports), repeatBadge(repeatCountForIncident(i.id))),
+  h('div.qrow-top', catBadge(i.category), prioBadge(i.priority), h('span.qrow-title', tw('cat', i.category))),
   h('div.qrow-wait', h('span', { 'data-since': i.created_at }), h('small', t('queue.waiting'))),
+  flagsLine(callersBadge(i.reports), repeatBadge(repeatCountForIncident(i.id))),
   h('div.qrow-sub',
     incidentStatusChip(i.status),
     who ? h('span.mono.who-col', who) : null,
