@@ -299,6 +299,8 @@ export class Store {
   /** Re-read one incident over HTTP (debounced), for derived fields the events do not carry. */
   refreshIncident(id) {
     if (!id || this.refreshTimers.has(id)) return;
+    // A unit may read only the incident it is on: do not ask for others (they would be 403s).
+    if (this.welcome && this.welcome.role === 'unit' && !this.incidents.has(id)) return;
     this.refreshTimers.set(id, setTimeout(async () => {
       this.refreshTimers.delete(id);
       try {
