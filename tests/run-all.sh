@@ -38,7 +38,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, end-to-end, SQLite and PostgreSQL)"
-cargo build --workspace --all-targets --quiet
+cargo build -p dispatcher --bins --quiet
 cargo test --workspace --quiet 2>&1 | tee "$pgdir/cargo-test.log" | grep -Ev '^(running [0-9]+ tests?|)$' || true
 if grep -qE '^test result: FAILED|error: test failed|could not compile' "$pgdir/cargo-test.log"; then
   echo "cargo test failed"; exit 1
