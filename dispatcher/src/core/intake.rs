@@ -53,15 +53,22 @@ fn check_reporter(r: &Option<Reporter>) -> Result<(), ApiError> {
 
 /// `POST /api/v1/reports`.
 #[derive(Debug)]
-pub struct CreateReport(pub NewReport);
+pub struct CreateReport {
+    report: NewReport,
+    classification: Classification,
+}
 
 impl CreateReport {
-    pub fn validate(&self) -> Result<(), ApiError> {
-        check_text("text", &self.0.text)?;
-        if let Some(l) = &self.0.location {
+    /// Validates and classifies the report. This runs in the caller's task, not
+    /// the single writer's, so classification never queues behind the database.
+    pub fn new(domain: &Domain, report: NewReport) -> Result<Self, ApiError> {
+        check_text("text", &report.text)?;
+        if let Some(l) = &report.location {
             l.validate().map_err(|e| e.under("location"))?;
         }
-        check_reporter(&self.0.reporter)
+        check_reporter(&report.reporter)?;
+        let classification = domain.classifier.classify(&report.text);
+        Ok(CreateReport { report, classification })
     }
 }
 
@@ -69,9 +76,8 @@ impl CreateReport {
 impl Command for CreateReport {
     type Output = ReportAccepted;
     async fn apply(self, w: &mut Write<'_>) -> Result<ReportAccepted, ApiError> {
-        self.validate()?;
-        let r = self.0;
-        let classification = w.domain.classifier.classify(&r.text);
+        let r = self.report;
+        let classification = self.classification;
         ingest(
             w,
             Intake {

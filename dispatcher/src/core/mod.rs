@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use incident_types::{Actor, Event, EventRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{AnyConnection, Connection};
+use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -73,9 +73,18 @@ impl Write<'_> {
     }
 
     /// Appends an event by another actor (e.g. the system acting on a person's request).
+    ///
+    /// Events are kept in memory and written with the batch (one counter update
+    /// and a few multi-row inserts per batch, not two statements per event);
+    /// a rolled-back command's events are simply dropped. They get their
+    /// sequence numbers then, so `seq` is 0 until the batch commits.
     pub async fn emit_as(&mut self, actor: &Actor, event: Event) -> Result<(), ApiError> {
-        let record = write::append_event(self.conn, self.now, actor, event).await?;
-        self.events.push(record);
+        self.events.push(EventRecord {
+            seq: 0,
+            at: self.now,
+            actor: actor.clone(),
+            event,
+        });
         Ok(())
     }
 }
@@ -215,8 +224,19 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
     let committed = async {
         let mut conn = store.writer.acquire().await?;
         let mut tx = conn.begin().await?;
+        // Each command runs in a savepoint so a failing one leaves the others'
+        // work intact. Closing one savepoint and opening the next is one round
+        // trip to the database, which matters: every statement is a hop to
+        // SQLite's worker thread.
+        let mut open = false;
         for job in jobs.iter_mut() {
-            sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
+            let begin = if open {
+                "RELEASE SAVEPOINT job; SAVEPOINT job"
+            } else {
+                "SAVEPOINT job"
+            };
+            (&mut *tx).execute(begin).await?;
+            open = true;
             let mut w = Write {
                 conn: &mut tx,
                 now: domain.clock.now(),
@@ -229,17 +249,22 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
             let events = std::mem::take(&mut w.events);
             match outcome {
                 Ok(()) => {
-                    sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
                     records.extend(events);
                     outcomes.push(Ok(()));
                 }
                 Err(e) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
-                    sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
+                    (&mut *tx)
+                        .execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+                        .await?;
+                    open = false;
                     outcomes.push(Err(e));
                 }
             }
         }
+        if open {
+            (&mut *tx).execute("RELEASE SAVEPOINT job").await?;
+        }
+        write::append_events(&mut tx, &mut records).await?;
         tx.commit().await?;
         Ok::<(), sqlx::Error>(())
     }

@@ -177,7 +177,11 @@ async fn new_report(state: AppState, seed: u64) {
                 phone: Some(phone),
             }),
         };
-        if let Err(e) = state.core.execute(gateway, CreateReport(report)).await {
+        let result = match CreateReport::new(&state.domain, report) {
+            Ok(command) => state.core.execute(gateway, command).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "simulated report refused");
         }
     }

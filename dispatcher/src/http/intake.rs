@@ -130,8 +130,7 @@ pub async fn create_report(
 ) -> ApiResult<(StatusCode, Json<ReportAccepted>)> {
     p.require(&[Role::Integrator, Role::CallTaker, Role::Dispatcher])?;
     let key = idempotency_key(&headers, &p, &body.fingerprint)?;
-    let command = CreateReport(body.value);
-    command.validate()?;
+    let command = CreateReport::new(&state.domain, body.value)?;
     let accepted = state.core.execute_idempotent(p.actor(), key, command).await?;
     Ok((StatusCode::CREATED, Json(accepted)))
 }
@@ -264,13 +263,15 @@ pub async fn sms_inbound(
 
 async fn store_sms(state: &AppState, p: &Principal, text: String, from: String) -> ApiResult<ReportAccepted> {
     let phone = from.chars().all(|c| c.is_ascii_digit() || c == '+').then_some(from);
-    let command = CreateReport(NewReport {
-        channel: Channel::Sms,
-        text,
-        location: None,
-        reporter: Some(Reporter { name: None, phone }),
-    });
-    command.validate()?;
+    let command = CreateReport::new(
+        &state.domain,
+        NewReport {
+            channel: Channel::Sms,
+            text,
+            location: None,
+            reporter: Some(Reporter { name: None, phone }),
+        },
+    )?;
     state.core.execute(p.actor(), command).await
 }
 

@@ -4,7 +4,7 @@
 //! command's statements commit or roll back together with its events.
 
 use chrono::{DateTime, Datelike, Utc};
-use incident_types::{Actor, Call, Event, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus};
+use incident_types::{Call, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus};
 use serde::de::DeserializeOwned;
 use sqlx::{AnyConnection, Row};
 
@@ -20,41 +20,64 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> DbResult<String> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
-/// Appends an event with the next sequence number.
+/// Rows per multi-row `INSERT INTO events` (8 parameters each, well under every backend's limit).
+const EVENTS_PER_INSERT: usize = 64;
+
+/// Writes a batch's events with the next sequence numbers, assigning `seq` to each.
 ///
-/// The counter row is updated in the same transaction: a rolled-back command
-/// gives its number back (no gaps), and on PostgreSQL the row lock orders
-/// the writers of several dispatcher nodes (sequence order = commit order).
-pub async fn append_event(
-    conn: &mut AnyConnection,
-    at: DateTime<Utc>,
-    actor: &Actor,
-    event: Event,
-) -> DbResult<EventRecord> {
-    let seq: i64 =
-        sqlx::query_scalar("UPDATE event_counter SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq")
+/// The counter row is updated in the same transaction as the state the events
+/// describe: a batch that does not commit gives its numbers back (no gaps), and
+/// on PostgreSQL the row lock orders the writers of several dispatcher nodes
+/// (sequence order = commit order).
+pub async fn append_events(conn: &mut AnyConnection, records: &mut [EventRecord]) -> DbResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+    let last: i64 =
+        sqlx::query_scalar("UPDATE event_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
+            .bind(n)
             .fetch_one(&mut *conn)
             .await?;
-    sqlx::query(
-        "INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(seq)
-    .bind(to_micros(at))
-    .bind(&actor.role)
-    .bind(&actor.name)
-    .bind(event.kind())
-    .bind(event.incident_id().map(|id| id.to_string()))
-    .bind(event.unit_id().map(|id| id.0.clone()))
-    .bind(encode(&event)?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(EventRecord {
-        seq,
-        at,
-        actor: actor.clone(),
-        event,
-    })
+    for (seq, r) in (last - n + 1..).zip(records.iter_mut()) {
+        r.seq = seq;
+    }
+    for chunk in records.chunks(EVENTS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 8;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.seq)
+                .bind(to_micros(r.at))
+                .bind(r.actor.role.clone())
+                .bind(r.actor.name.clone())
+                .bind(r.event.kind())
+                .bind(r.event.incident_id().map(|id| id.to_string()))
+                .bind(r.event.unit_id().map(|id| id.0.clone()))
+                .bind(encode(&r.event)?);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The next human incident number of the year, e.g. `BDG-2026-000123`.
