@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -176,6 +177,12 @@ impl App {
             .with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
         let router = crate::http::router(state.clone(), settings.ui_dir.clone());
+        // Small feed frames must not wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let mut stop = shutdown_rx;
         let server = tokio::spawn(async move {
             axum::serve(listener, router)

@@ -36,6 +36,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames queued for a connection before positions start being coalesced.
 const COALESCE_ABOVE: usize = 64;
+/// Largest snapshot message (about 30,000 active incidents).
+pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 
@@ -48,8 +50,11 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade, parts:
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
+        // Client messages are small: a small read buffer keeps idle connections cheap.
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(32 * 1024)
-        .max_write_buffer_size(256 * 1024)
+        // Must hold one whole message: a snapshot of a busy centre is megabytes.
+        .max_write_buffer_size(MAX_SNAPSHOT_BYTES)
         .on_upgrade(move |socket| async move {
             let _guard = state.connections.track();
             Connection { socket, state }.run(header_principal).await;
