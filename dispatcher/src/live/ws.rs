@@ -16,9 +16,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::Response;
+use futures::SinkExt;
 use incident_types::feed::{ClientMessage, ServerMessage, SnapshotReason};
 use incident_types::{IncidentId, Position, UnitId};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::{on_topic, Frame, Start, Topic};
 use crate::auth::{authenticate, Principal, Role};
@@ -36,6 +37,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames queued for a connection before positions start being coalesced.
 const COALESCE_ABOVE: usize = 64;
+/// Most queued frames written before one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
 /// Largest snapshot message (about 30,000 active incidents).
 pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
 /// Largest message a client may send.
@@ -95,6 +98,21 @@ impl Connection {
     async fn send(&mut self, msg: Message) -> bool {
         matches!(
             tokio::time::timeout(SEND_TIMEOUT, self.socket.send(msg)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Queues a message without flushing (see [`Self::flush`]).
+    async fn feed(&mut self, msg: Message) -> bool {
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, self.socket.feed(msg)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn flush(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, self.socket.flush()).await,
             Ok(Ok(()))
         )
     }
@@ -244,30 +262,57 @@ impl Connection {
                     return;
                 }
                 frame = rx.recv() => match frame {
-                    Ok(f) => {
-                        if f.seq <= floor {
-                            continue;
-                        }
-                        floor = f.seq;
-                        track_unit_incident(&f, my_unit.as_ref(), &mut unit_incident);
-                        if !topics.iter().any(|t| on_topic(&f, t, unit_incident)) {
-                            continue;
-                        }
-                        if f.kind == "unit_moved" && rx.len() > COALESCE_ABOVE {
-                            if let Some(u) = &f.unit_id {
-                                positions.insert(u.clone(), f);
-                                continue;
+                    Ok(first) => {
+                        // Everything already queued goes out in one write with one flush:
+                        // under load that saves a syscall per frame.
+                        let mut queued = vec![first];
+                        let mut lagged = None;
+                        while queued.len() < MAX_FRAMES_PER_FLUSH {
+                            match rx.try_recv() {
+                                Ok(f) => queued.push(f),
+                                Err(TryRecvError::Lagged(n)) => {
+                                    lagged = Some(n);
+                                    break;
+                                }
+                                Err(_) => break,
                             }
                         }
-                        if !self.send(Message::Text(f.json.clone())).await {
+                        let mut fed = false;
+                        for f in queued {
+                            if f.seq <= floor {
+                                continue;
+                            }
+                            floor = f.seq;
+                            track_unit_incident(&f, my_unit.as_ref(), &mut unit_incident);
+                            if !topics.iter().any(|t| on_topic(&f, t, unit_incident)) {
+                                continue;
+                            }
+                            if f.kind == "unit_moved" && rx.len() > COALESCE_ABOVE {
+                                if let Some(u) = &f.unit_id {
+                                    positions.insert(u.clone(), f);
+                                    continue;
+                                }
+                            }
+                            if !self.feed(Message::Text(f.json.clone())).await {
+                                return;
+                            }
+                            fed = true;
+                        }
+                        if let Some(n) = lagged {
+                            let _ = self.send(error("lagging", format!("{n} events behind; reconnect with last_seq={floor}"), None)).await;
+                            self.close(1008, "lagging").await;
                             return;
                         }
                         if rx.is_empty() && !positions.is_empty() {
                             for (_, p) in positions.drain() {
-                                if !self.send(Message::Text(p.json.clone())).await {
+                                if !self.feed(Message::Text(p.json.clone())).await {
                                     return;
                                 }
                             }
+                            fed = true;
+                        }
+                        if fed && !self.flush().await {
+                            return;
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
