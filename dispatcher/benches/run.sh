@@ -45,7 +45,7 @@ PG_BIN="/usr/lib/postgresql/$PG_VERSION/bin"
 
 # ---------------------------------------------------------------- build first
 echo "== building the benches (release profile)"
-cargo bench -p dispatcher --no-run
+cargo bench -p dispatcher --bench ingest --bench nearest --bench classify --no-run
 
 # ---------------------------------------------------------------- services
 free_port() {
@@ -89,11 +89,15 @@ mkdir -p "$WORK/redis"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" --daemonize no &
 REDIS_PID=$!
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
 done
-redis-cli -p "$REDIS_PORT" ping >/dev/null
+if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    echo "redis-server did not start on port $REDIS_PORT:" >&2
+    cat "$WORK/redis/redis.log" >&2 || true
+    exit 1
+fi
 
 PG_PORT="$(free_port)"
 mkdir -p "$WORK/pg/data" "$WORK/pg/sock"
