@@ -242,7 +242,7 @@ impl Gazetteer {
             .tokens
             .iter()
             .map(|t| {
-                let w = t.text.as_str();
+                let w = normalized.text(t);
                 self.exact(w).or_else(|| {
                     if self.norm.common.contains(w) {
                         None
@@ -300,7 +300,7 @@ impl Gazetteer {
             return false;
         };
         let prev = i.checked_sub(1).and_then(|p| text.tokens.get(p));
-        let prev_word = prev.map(|p| p.text.as_str());
+        let prev_word = prev.map(|p| text.text(p));
         if prev_word.is_some_and(|w| self.strong.contains(w)) {
             return true;
         }

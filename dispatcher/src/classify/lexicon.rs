@@ -56,6 +56,15 @@ pub(crate) struct Lexicon {
     d2_len: usize,
     /// Words that must match exactly.
     exact_only: Vec<bool>,
+    /// Bit set of (length, first byte, last byte) over all words: a cheap "surely absent" test.
+    shapes: Vec<u64>,
+}
+
+/// Index of a word's shape in [`Lexicon::shapes`].
+fn shape_of(b: &[u8]) -> usize {
+    let five = |x: usize| x & 31;
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    five(b.len().min(31)) << 10 | five(usize::from(first)) << 5 | five(usize::from(last))
 }
 
 impl Lexicon {
@@ -75,6 +84,13 @@ impl Lexicon {
         let id = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
         self.ids.insert(word.into(), id);
         self.words.push(word.into());
+        if self.shapes.is_empty() {
+            self.shapes = vec![0; 32 * 32 * 32 / 64];
+        }
+        let shape = shape_of(word.as_bytes());
+        if let Some(bits) = self.shapes.get_mut(shape / 64) {
+            *bits |= 1 << (shape % 64);
+        }
         self.exact_only.push(false);
         id
     }
@@ -130,6 +146,14 @@ impl Lexicon {
         self.ids.get(word).copied()
     }
 
+    /// Whether some word has the length, first and last byte of `word` (false: surely not a word).
+    fn may_contain(&self, word: &str) -> bool {
+        let shape = shape_of(word.as_bytes());
+        self.shapes
+            .get(shape / 64)
+            .is_some_and(|bits| bits >> (shape % 64) & 1 == 1)
+    }
+
     /// Exact match, and a match after stripping Indonesian affixes ("apinya" -> "api").
     pub fn exact_and_stem(&self, word: &str, norm: &Normalizer) -> [Option<u32>; 2] {
         match self.exact(word) {
@@ -142,7 +166,12 @@ impl Lexicon {
         if word.len() < 5 || !word.is_ascii() {
             return None;
         }
-        let found = |w: &str| self.exact(w).filter(|id| Some(*id) != exact);
+        let found = |w: &str| {
+            if !self.may_contain(w) {
+                return None;
+            }
+            self.exact(w).filter(|id| Some(*id) != exact)
+        };
         let stems = |w: &str| -> Option<u32> {
             if let Some(id) = found(w) {
                 return Some(id);
@@ -183,14 +212,17 @@ impl Lexicon {
                 if ((mask ^ m).count_ones() as usize) > 2 * allowed {
                     continue;
                 }
-                let d = osa_distance(b, self.word(id).as_bytes());
-                if d == 0 || d > allowed {
+                // Only a strictly closer word replaces the best so far; distance 0 never counts.
+                let limit = best.map_or(allowed, |r| allowed.min(usize::from(r.distance).saturating_sub(1)));
+                if limit == 0 {
+                    return best;
+                }
+                let d = osa_distance_within(b, self.word(id).as_bytes(), limit);
+                if d == 0 || d > limit {
                     continue;
                 }
                 let d = u8::try_from(d).unwrap_or(u8::MAX);
-                if best.is_none_or(|r| d < r.distance) {
-                    best = Some(Resolved { id, distance: d });
-                }
+                best = Some(Resolved { id, distance: d });
             }
         }
         best
@@ -207,6 +239,45 @@ fn bucket_of(b: &[u8]) -> usize {
 /// Bit i set when letter `a + i` occurs in the word.
 fn letter_mask(b: &[u8]) -> u32 {
     b.iter().fold(0u32, |m, c| m | 1u32 << (c.wrapping_sub(b'a') % 32))
+}
+
+/// Optimal string alignment distance when it is at most `limit`, else some value above `limit`.
+///
+/// Rows live on the stack for words shorter than [`MAX_LEN`]; the scan stops as soon as two
+/// consecutive rows exceed `limit` (no later cell can come back under it).
+fn osa_distance_within(a: &[u8], b: &[u8], limit: usize) -> usize {
+    let (n, m) = (a.len(), b.len());
+    if n.abs_diff(m) > limit {
+        return limit + 1;
+    }
+    if n == 0 || m == 0 || m >= MAX_LEN + 2 {
+        return osa_distance(a, b);
+    }
+    let mut rows = [[0usize; MAX_LEN + 2]; 3];
+    let (mut p2, mut p1, mut cur) = (0usize, 1usize, 2usize);
+    for (j, v) in rows[p1].iter_mut().enumerate().take(m + 1) {
+        *v = j;
+    }
+    let mut prev_min = 0usize;
+    for i in 1..=n {
+        rows[cur][0] = i;
+        let mut row_min = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (rows[p1][j] + 1).min(rows[cur][j - 1] + 1).min(rows[p1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(rows[p2][j - 2] + 1);
+            }
+            rows[cur][j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > limit && prev_min > limit {
+            return limit + 1;
+        }
+        prev_min = row_min;
+        (p2, p1, cur) = (p1, cur, p2);
+    }
+    rows[p1][m]
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).

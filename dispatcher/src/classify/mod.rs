@@ -164,7 +164,7 @@ impl Classifier {
         let mut vocab_ids = Vec::with_capacity(tokens.len());
         let mut place_ids = Vec::with_capacity(tokens.len());
         for t in tokens {
-            let word = t.text.as_str();
+            let word = normalized.text(t);
             let mut v = self.vocab.lexicon.exact_and_stem(word, &self.norm);
             let mut p = self.gazetteer.exact(word);
             if v[0].is_none() && p.is_none() && !self.norm.common.contains(word) {

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::lexicon::FxSet;
+use super::lexicon::{FxMap, FxSet};
 use super::ClassifierError;
 
 /// One normalised word of a text, with where it came from.
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
-    /// Lowercase, accent-free, abbreviation-expanded form.
-    pub text: String,
+    /// Byte range of the lowercase, accent-free, abbreviation-expanded form in [`Normalized::words`].
+    pub word: (u32, u32),
     /// Byte span of the original word in the text.
     pub start: usize,
     pub end: usize,
@@ -23,12 +23,27 @@ pub(crate) struct Token {
     pub clause: u32,
 }
 
-/// A normalised text.
+/// A normalised text: the words live in one buffer, the tokens point into it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Normalized {
     pub tokens: Vec<Token>,
+    /// The normalised words, back to back.
+    pub words: String,
     /// Most letters are uppercase, so capitalisation says nothing.
     pub all_caps: bool,
+}
+
+impl Normalized {
+    /// The normalised form of a token.
+    pub fn text(&self, t: &Token) -> &str {
+        self.words.get(t.word.0 as usize..t.word.1 as usize).unwrap_or("")
+    }
+
+    /// The normalised form of token `i` ("" past the end).
+    #[cfg(test)]
+    pub fn word(&self, i: usize) -> &str {
+        self.tokens.get(i).map_or("", |t| self.text(t))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,23 +61,50 @@ struct NormalizeFile {
 #[derive(Debug)]
 pub(crate) struct Normalizer {
     sms_prefixes: Vec<String>,
-    abbreviations: HashMap<String, Vec<String>>,
+    abbreviations: FxMap<Box<str>, Vec<Box<str>>>,
     pub common: FxSet<String>,
     clause_words: FxSet<String>,
     pub suffixes: Vec<String>,
     pub prefixes: Vec<String>,
 }
 
+/// Where the words of the text being normalised are going, and the running clause state.
+struct Emitter<'a> {
+    out: &'a mut Normalized,
+    clause: u32,
+    sentence_start: bool,
+}
+
+impl Emitter<'_> {
+    /// Adds a token whose word is `words[from..]` of the output buffer.
+    fn push(&mut self, norm: &Normalizer, from: usize, start: usize, end: usize, capitalised: bool) {
+        if norm.clause_words.contains(&self.out.words[from..]) {
+            self.clause = self.clause.saturating_add(1);
+        }
+        let span = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        let word = (span(from), span(self.out.words.len()));
+        self.out.tokens.push(Token {
+            word,
+            start,
+            end,
+            capitalised,
+            sentence_start: self.sentence_start,
+            clause: self.clause,
+        });
+        self.sentence_start = false;
+    }
+}
+
 impl Normalizer {
     pub fn from_toml(file: &str, src: &str) -> Result<Self, ClassifierError> {
         let raw: NormalizeFile = toml::from_str(src).map_err(|e| ClassifierError::toml(file, e))?;
-        let mut abbreviations = HashMap::new();
+        let mut abbreviations = FxMap::default();
         for (k, v) in raw.abbreviations {
-            let words: Vec<String> = v.split_whitespace().map(str::to_lowercase).collect();
+            let words: Vec<Box<str>> = v.split_whitespace().map(|w| w.to_lowercase().into()).collect();
             if words.is_empty() || k.trim().is_empty() {
                 return Err(ClassifierError::at(file, src, &k, "empty abbreviation or expansion"));
             }
-            abbreviations.insert(k.to_lowercase(), words);
+            abbreviations.insert(k.to_lowercase().into(), words);
         }
         Ok(Self {
             sms_prefixes: raw.sms_prefixes.iter().map(|s| s.to_lowercase()).collect(),
@@ -76,131 +118,123 @@ impl Normalizer {
 
     /// Normalises a vocabulary phrase into its words (no spans needed).
     pub fn words(&self, phrase: &str) -> Vec<String> {
-        self.normalize(phrase).tokens.into_iter().map(|t| t.text).collect()
+        let n = self.normalize(phrase);
+        n.tokens.iter().map(|t| n.text(t).to_string()).collect()
     }
 
     /// Normalises a text into tokens.
     pub fn normalize(&self, text: &str) -> Normalized {
         let body_start = self.strip_prefix(text);
         let body = text.get(body_start..).unwrap_or("");
-        let (upper, letters) = body
-            .chars()
-            .filter(|c| c.is_alphabetic())
-            .fold((0, 0), |(u, l), c| (u + usize::from(c.is_uppercase()), l + 1));
-        let all_caps = letters >= 4 && upper * 10 >= letters * 6;
         let mut out = Normalized {
             tokens: Vec::with_capacity(body.len() / 5 + 1),
-            all_caps,
+            words: String::with_capacity(body.len() + 16),
+            all_caps: false,
         };
-        let mut clause = 0u32;
-        let mut sentence_start = true;
-        let mut word = String::new();
+        let (mut upper, mut letters) = (0usize, 0usize);
+        let mut em = Emitter {
+            out: &mut out,
+            clause: 0,
+            sentence_start: true,
+        };
+        // The word being read: where its folded form starts in the buffer, its span, its case.
+        let mut in_word = false;
+        let mut word_from = 0usize;
         let mut word_start = 0usize;
         let mut first_upper = false;
-        let mut pending_break = false;
         let mut chars = body.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             let abs = body_start + i;
             if c.is_alphanumeric() {
-                if word.is_empty() {
+                if c.is_alphabetic() {
+                    letters += 1;
+                    upper += usize::from(c.is_uppercase());
+                }
+                if !in_word {
+                    in_word = true;
+                    word_from = em.out.words.len();
                     word_start = abs;
                     first_upper = c.is_uppercase();
                 }
-                push_folded(&mut word, c);
+                push_folded(&mut em.out.words, c);
                 continue;
             }
             // Apostrophes inside a word are dropped ("can't" -> "cant").
-            if (c == '\'' || c == '\u{2019}') && !word.is_empty() {
+            if (c == '\'' || c == '\u{2019}') && in_word {
                 if let Some(&(_, n)) = chars.peek() {
                     if n.is_alphabetic() {
                         continue;
                     }
                 }
             }
-            if !word.is_empty() {
-                let end = abs;
-                self.emit(
-                    &mut out,
-                    &word,
-                    word_start,
-                    end,
-                    first_upper && !all_caps,
-                    &mut clause,
-                    &mut sentence_start,
-                );
-                word.clear();
+            if in_word {
+                self.emit(&mut em, word_from, word_start, abs, first_upper);
+                in_word = false;
             }
             match c {
                 '.' | '!' | '?' | '\n' => {
-                    pending_break = true;
-                    sentence_start = true;
+                    em.sentence_start = true;
+                    em.clause = em.clause.saturating_add(1);
                 }
-                ',' | ';' | ':' | '(' | ')' | '/' | '"' | '|' | '&' | '+' => pending_break = true,
+                ',' | ';' | ':' | '(' | ')' | '/' | '"' | '|' | '&' | '+' => em.clause = em.clause.saturating_add(1),
                 _ => {}
             }
-            if pending_break {
-                clause = clause.saturating_add(1);
-                pending_break = false;
-            }
         }
-        if !word.is_empty() {
-            let end = text.len();
-            self.emit(
-                &mut out,
-                &word,
-                word_start,
-                end,
-                first_upper && !all_caps,
-                &mut clause,
-                &mut sentence_start,
-            );
+        if in_word {
+            self.emit(&mut em, word_from, word_start, text.len(), first_upper);
+        }
+        // Capitalisation says nothing in a shouted text.
+        out.all_caps = letters >= 4 && upper * 10 >= letters * 6;
+        if out.all_caps {
+            for t in &mut out.tokens {
+                t.capitalised = false;
+            }
         }
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &self,
-        out: &mut Normalized,
-        raw: &str,
-        start: usize,
-        end: usize,
-        capitalised: bool,
-        clause: &mut u32,
-        sentence_start: &mut bool,
-    ) {
-        let collapsed = collapse_repeats(raw);
-        // Reduplication written with a 2: "ibu2" -> "ibu ibu", "anak2nya" -> "anak anaknya".
-        let mut parts: [Option<String>; 2] = [None, None];
-        match split_reduplication(&collapsed) {
-            Some((base, suffix)) => {
-                parts[0] = Some(base.to_string());
-                parts[1] = Some(format!("{base}{suffix}"));
-            }
-            None => parts[0] = Some(collapsed),
+    /// Turns the raw word at `words[from..]` of the buffer into tokens (in place).
+    fn emit(&self, em: &mut Emitter<'_>, from: usize, start: usize, end: usize, capitalised: bool) {
+        let words = &mut em.out.words;
+        if has_triple(&words.as_bytes()[from..]) {
+            let collapsed = collapse_repeats(&words[from..]);
+            words.truncate(from);
+            words.push_str(&collapsed);
         }
-        for part in parts.into_iter().flatten() {
-            if part == "nya" {
-                continue;
+        // Reduplication written with a 2: "ibu2" -> "ibu ibu", "anak2nya" -> "anak anaknya".
+        let split = split_reduplication(&words[from..]).map(|(base, suffix)| (base.len(), suffix.len()));
+        match split {
+            Some((base, suffix)) => {
+                // Buffer: base "2" suffix -> base, then base + suffix appended after it.
+                let raw_end = from + base + 1 + suffix;
+                let second = format!("{}{}", &words[from..from + base], &words[from + base + 1..raw_end]);
+                words.truncate(from + base);
+                self.emit_part(em, from, start, end, capitalised);
+                let from2 = em.out.words.len();
+                em.out.words.push_str(&second);
+                self.emit_part(em, from2, start, end, capitalised);
             }
-            let expanded: &[String] = match self.abbreviations.get(&part) {
-                Some(words) => words,
-                None => std::slice::from_ref(&part),
-            };
-            for w in expanded {
-                if self.clause_words.contains(w) {
-                    *clause = clause.saturating_add(1);
+            None => self.emit_part(em, from, start, end, capitalised),
+        }
+    }
+
+    /// Emits the word at `words[from..]`: dropped if "nya", else expanded if an abbreviation.
+    fn emit_part(&self, em: &mut Emitter<'_>, from: usize, start: usize, end: usize, capitalised: bool) {
+        let part = &em.out.words[from..];
+        if part == "nya" {
+            em.out.words.truncate(from);
+            return;
+        }
+        match self.abbreviations.get(part) {
+            Some(expansion) => {
+                em.out.words.truncate(from);
+                for w in expansion {
+                    let at = em.out.words.len();
+                    em.out.words.push_str(w);
+                    em.push(self, at, start, end, capitalised);
                 }
-                out.tokens.push(Token {
-                    text: w.clone(),
-                    start,
-                    end,
-                    capitalised,
-                    sentence_start: *sentence_start,
-                    clause: *clause,
-                });
-                *sentence_start = false;
             }
+            None => em.push(self, from, start, end, capitalised),
         }
     }
 
@@ -228,6 +262,10 @@ impl Normalizer {
 
 /// Lowercases and folds common accented Latin letters to ASCII.
 fn push_folded(out: &mut String, c: char) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
     let folded = match c {
         'à'..='å' | 'À'..='Å' => 'a',
         'è'..='ë' | 'È'..='Ë' => 'e',
@@ -247,10 +285,14 @@ fn push_folded(out: &mut String, c: char) {
     out.push(folded);
 }
 
+/// Three equal bytes in a row somewhere.
+fn has_triple(b: &[u8]) -> bool {
+    b.windows(3).any(|w| w[0] == w[1] && w[1] == w[2])
+}
+
 /// Collapses runs of three or more equal letters to one ("tolonggg" -> "tolong").
 fn collapse_repeats(word: &str) -> String {
-    let b = word.as_bytes();
-    if !b.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+    if !has_triple(word.as_bytes()) {
         return word.to_string();
     }
     let mut out = String::with_capacity(word.len());
@@ -291,7 +333,7 @@ mod tests {
     }
 
     fn words(text: &str) -> Vec<String> {
-        norm().normalize(text).tokens.into_iter().map(|t| t.text).collect()
+        norm().words(text)
     }
 
     #[test]
@@ -320,7 +362,7 @@ mod tests {
     #[test]
     fn keeps_spans_and_clauses() {
         let n = norm().normalize("BADUNG Ada api, tapi kecil");
-        assert_eq!(n.tokens[0].text, "ada");
+        assert_eq!(n.word(0), "ada");
         assert_eq!(n.tokens[0].start, 7);
         assert!(n.tokens[0].capitalised);
         assert!(n.tokens[2].clause > n.tokens[1].clause);

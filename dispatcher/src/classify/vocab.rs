@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use incident_types::Category;
 use serde::Deserialize;
 
-use super::lexicon::{FxMap, Lexicon};
+use super::lexicon::Lexicon;
 use super::normalize::Normalizer;
 use super::ClassifierError;
 
@@ -125,7 +125,8 @@ struct RuleDef {
 pub(crate) struct Vocabulary {
     pub lexicon: Lexicon,
     pub phrases: Vec<Phrase>,
-    by_first: FxMap<u32, Vec<u32>>,
+    /// Phrases by their first word id.
+    by_first: Vec<Vec<u32>>,
     /// Default priority per category (indexed by `Category as usize`).
     pub base_priority: Vec<u8>,
     /// Categories each harmless group suppresses (empty: all).
@@ -162,7 +163,7 @@ impl Vocabulary {
         let mut v = Vocabulary {
             lexicon: Lexicon::new(6, 9),
             phrases: Vec::new(),
-            by_first: FxMap::default(),
+            by_first: Vec::new(),
             base_priority: vec![2; Category::ALL.len()],
             harmless: Vec::new(),
             rules: Vec::new(),
@@ -251,7 +252,13 @@ impl Vocabulary {
             return Err(ClassifierError::at(file, src, text, "phrase has no words"));
         };
         let idx = u32::try_from(self.phrases.len()).unwrap_or(u32::MAX);
-        self.by_first.entry(first).or_default().push(idx);
+        let slot = first as usize;
+        if self.by_first.len() <= slot {
+            self.by_first.resize_with(slot + 1, Vec::new);
+        }
+        if let Some(list) = self.by_first.get_mut(slot) {
+            list.push(idx);
+        }
         self.phrases.push(Phrase {
             words,
             gaps,
@@ -282,7 +289,7 @@ impl Vocabulary {
     fn find_from(&self, w: u32, i: usize, ids: &[[Option<u32>; 2]], clauses: &[u32], out: &mut Vec<PhraseMatch>) {
         let n = ids.len();
         {
-            let Some(cands) = self.by_first.get(&w) else {
+            let Some(cands) = self.by_first.get(w as usize) else {
                 return;
             };
             'phrase: for &pi in cands {
