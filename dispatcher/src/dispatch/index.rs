@@ -159,10 +159,21 @@ impl UnitIndex {
             return Vec::new();
         };
         let target = to_xyz(lat, lon);
-        tree.nearest_neighbor_iter(&target)
-            .filter(|p| !exclude.contains(&p.id))
-            .filter_map(|p| inner.units.get(&p.id))
-            .take(k)
+        let found: Vec<&Unit> = if k == 1 && exclude.is_empty() {
+            // The common question ("the nearest one") without the iterator's heap.
+            tree.nearest_neighbor(&target)
+                .and_then(|p| inner.units.get(&p.id))
+                .into_iter()
+                .collect()
+        } else {
+            tree.nearest_neighbor_iter(&target)
+                .filter(|p| !exclude.contains(&p.id))
+                .filter_map(|p| inner.units.get(&p.id))
+                .take(k)
+                .collect()
+        };
+        found
+            .into_iter()
             .filter_map(|u| {
                 let pos = u.position.as_ref()?;
                 Some(Nearby {
