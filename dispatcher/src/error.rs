@@ -116,6 +116,15 @@ impl From<FieldError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
+            // PostgreSQL: deadlock detected / serialization failure between two
+            // dispatcher nodes touching the same rows. Nothing was written; retrying is safe.
+            if matches!(db.code().as_deref(), Some("40P01") | Some("40001")) {
+                tracing::warn!(error = %db, "concurrent update between nodes");
+                return ApiError::Conflict {
+                    code: "concurrent_update",
+                    message: "another dispatcher changed the same units at the same moment; retry".into(),
+                };
+            }
             if db.is_unique_violation() {
                 // Two nodes raced to create the same record (e.g. one Idempotency-Key).
                 return ApiError::Conflict {

@@ -333,7 +333,12 @@ pub(crate) async fn assign_units(
     }
     let actor = if automatic { Actor::system() } else { w.actor.clone() };
     let mut assigned = Vec::new();
-    for unit_id in unit_ids {
+    // Lock unit rows in one global order, so two nodes dispatching overlapping
+    // sets cannot deadlock on each other.
+    let mut ordered: Vec<&UnitId> = unit_ids.iter().collect();
+    ordered.sort();
+    ordered.dedup();
+    for unit_id in ordered {
         let mut unit = write::load_unit(w.conn, unit_id)
             .await?
             .ok_or_else(|| ApiError::bad_field("units", format!("unknown unit {unit_id}")))?;
