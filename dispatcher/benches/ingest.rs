@@ -21,6 +21,9 @@
 //! (10), `BENCH_SERVER_THREADS` / `BENCH_CLIENT_THREADS` (2 / 2), `BENCH_TMPDIR` (where the
 //! SQLite files go; must be a real disk for fsync to mean anything).
 
+#[path = "support/http.rs"]
+mod http;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,17 +36,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use dispatcher::app::{App, Settings};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use http::{connect, post_json, Sender};
 use incident_types::wire::NewReport;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 
@@ -117,43 +116,9 @@ impl Stats {
     }
 }
 
-type Sender = http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    sender
-}
-
 /// Sends one request; returns (status ok, response body).
 async fn send(sender: &mut Sender, t: &Target, body: Bytes) -> (bool, Bytes) {
-    let mut req = Request::post(t.path.as_str())
-        .header(HOST, "127.0.0.1")
-        .header(CONTENT_TYPE, "application/json");
-    if let Some(a) = &t.auth {
-        req = req.header(AUTHORIZATION, a.as_str());
-    }
-    let req = req.body(Full::new(body)).expect("request");
-    if sender.ready().await.is_err() {
-        return (false, Bytes::from_static(b"connection closed"));
-    }
-    match sender.send_request(req).await {
-        Ok(resp) => {
-            let ok = resp.status().is_success();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            (ok, body)
-        }
-        Err(e) => (false, Bytes::from(e.to_string())),
-    }
+    post_json(sender, &t.path, t.auth.as_deref(), body).await
 }
 
 fn note(stats: &mut Stats, ok: bool, body: &Bytes) {

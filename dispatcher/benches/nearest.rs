@@ -25,8 +25,10 @@
 //! `BENCH_REMOTE_QUERIES` (5000), `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10),
 //! `BENCH_WARMUP_S` (2), `BENCH_TMPDIR`.
 
+#[path = "support/http.rs"]
+mod http;
+
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,15 +36,10 @@ use bytes::Bytes;
 use chrono::Utc;
 use dispatcher::app::{App, Settings};
 use dispatcher::dispatch::index::{distance_m, to_xyz, UnitIndex};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use http::{connect, post_json, Sender};
 use incident_types::{Event, Position, Unit, UnitId, UnitStatus, UnitType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::net::TcpStream;
 
 const LAT: std::ops::Range<f64> = -8.85..-8.35;
 const LON: std::ops::Range<f64> = 115.10..115.25;
@@ -372,41 +369,8 @@ const PG_NEAREST: &str = "SELECT id FROM bench_units WHERE unit_type = $1 AND av
 
 // ---------------------------------------------------------------- HTTP client (as in ingest.rs)
 
-type Sender = http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    sender
-}
-
 async fn post(sender: &mut Sender, path: &str, auth: &str, body: Bytes) -> (bool, Bytes) {
-    let req = Request::post(path)
-        .header(HOST, "127.0.0.1")
-        .header(CONTENT_TYPE, "application/json")
-        .header(AUTHORIZATION, auth)
-        .body(Full::new(body))
-        .expect("request");
-    if sender.ready().await.is_err() {
-        return (false, Bytes::from_static(b"connection closed"));
-    }
-    match sender.send_request(req).await {
-        Ok(resp) => {
-            let ok = resp.status().is_success();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            (ok, body)
-        }
-        Err(e) => (false, Bytes::from(e.to_string())),
-    }
+    post_json(sender, path, Some(auth), body).await
 }
 
 struct HttpResult {
