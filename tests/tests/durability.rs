@@ -101,6 +101,23 @@ async fn post_many(url: &str, token: &str, n: usize) -> Vec<String> {
     ids
 }
 
+/// Starts the server again on the same data and checks every acknowledged report is there.
+async fn restart_and_find_all(dir: &std::path::Path, reader: &str, acknowledged: &[String]) {
+    let mut again = serve(dir).await;
+    let client = reqwest::Client::new();
+    for id in acknowledged {
+        let url = format!("{}/api/v1/incidents/{id}", again.url);
+        let r = client.get(url).bearer_auth(reader).send().await.expect("get");
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "report {id} was acknowledged and must survive"
+        );
+    }
+    signal(&again.child, "-KILL");
+    let _ = again.child.wait();
+}
+
 #[tokio::test]
 async fn every_report_answered_201_survives_sigkill() {
     let dir = tempfile::tempdir().expect("dir");
@@ -113,23 +130,7 @@ async fn every_report_answered_201_survives_sigkill() {
     signal(&server.child, "-KILL");
     let _ = server.child.wait();
 
-    let mut again = serve(dir.path()).await;
-    let client = reqwest::Client::new();
-    for id in &acknowledged {
-        let r = client
-            .get(format!("{}/api/v1/incidents/{id}", again.url))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(
-            r.status().as_u16(),
-            200,
-            "report {id} was acknowledged and must survive"
-        );
-    }
-    signal(&again.child, "-KILL");
-    let _ = again.child.wait();
+    restart_and_find_all(dir.path(), &reader, &acknowledged).await;
 }
 
 #[tokio::test]
@@ -143,7 +144,22 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
         let integrator = integrator.clone();
         async move { post_many(&url, &integrator, 200).await }
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Terminate once the server has committed some of the load, with the rest in flight.
+    let client = reqwest::Client::new();
+    loop {
+        let health: Value = client
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("json");
+        if health["seq"].as_i64().unwrap_or(0) >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     signal(&server.child, "-TERM");
     let status = tokio::task::spawn_blocking(move || server.child.wait())
         .await
@@ -152,17 +168,5 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     assert!(status.success(), "exit status {status:?}");
     let acknowledged = load.await.expect("load");
 
-    let mut again = serve(dir.path()).await;
-    let client = reqwest::Client::new();
-    for id in &acknowledged {
-        let r = client
-            .get(format!("{}/api/v1/incidents/{id}", again.url))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(r.status().as_u16(), 200, "report {id} was acknowledged before shutdown");
-    }
-    signal(&again.child, "-KILL");
-    let _ = again.child.wait();
+    restart_and_find_all(dir.path(), &reader, &acknowledged).await;
 }
