@@ -12,7 +12,7 @@ mod concat;
 mod tests;
 
 pub use concat::{
-    parse_inbound, AssembledSms, ConcatAssembler, ConcatHeader, InboundSms, SmsPart, MAX_PART_CHARS,
+    parse_inbound, validate_inbound, AssembledSms, ConcatAssembler, ConcatHeader, InboundSms, SmsPart, MAX_PART_CHARS,
     MISSING_PART_MARKER,
 };
 

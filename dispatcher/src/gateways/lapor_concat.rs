@@ -78,6 +78,11 @@ pub fn parse_inbound(json: &str) -> Result<InboundSms, FieldError> {
             .unwrap_or("body");
         FieldError::new(field, format!("invalid inbound SMS: {e}"))
     })?;
+    validate_inbound(sms)
+}
+
+/// The gateway rules for an already-deserialised inbound SMS (see [`parse_inbound`]).
+pub fn validate_inbound(sms: InboundSms) -> Result<InboundSms, FieldError> {
     let from_ok = (1..=32).contains(&sms.from.chars().count())
         && sms
             .from

@@ -212,10 +212,8 @@ pub async fn sms_inbound(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<SmsAnswer>)> {
     p.require(&[Role::Integrator])?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_field("body", "must be UTF-8 JSON"))?;
     // Shape errors name the field the same way as every other route; then the gateway rules.
-    let _: lapor::InboundSms = super::extract::parse_json(&body)?;
-    let sms = lapor::parse_inbound(text)?;
+    let sms = lapor::validate_inbound(super::extract::parse_json(&body)?)?;
     let now = state.domain.clock.now();
     let from = sms.from.clone();
     let whole = {

@@ -200,14 +200,6 @@ impl Hub {
         };
         (start, rx, head)
     }
-
-    pub fn subscriber_count(&self) -> usize {
-        self.inner.tx.receiver_count()
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
 }
 
 /// On PostgreSQL, polls for events committed by other dispatcher nodes.

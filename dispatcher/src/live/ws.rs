@@ -364,7 +364,7 @@ async fn handle(state: &AppState, principal: &Principal, raw: &str) -> Option<Me
         Ok(m) => m,
         Err(e) => return Some(error("bad_message", e.to_string(), None)),
     };
-    let (unit, reference, result) = match msg {
+    let (reference, result) = match msg {
         ClientMessage::Pong => return None,
         ClientMessage::Hello { .. } => return Some(error("bad_message", "already said hello", None)),
         ClientMessage::UnitStatus {
@@ -381,13 +381,13 @@ async fn handle(state: &AppState, principal: &Principal, raw: &str) -> Option<Me
                 .execute(
                     principal.actor(),
                     ReportStatus {
-                        unit_id: unit.clone(),
+                        unit_id: unit,
                         report: status,
                     },
                 )
                 .await
                 .map(|_| ());
-            (unit, reference, r)
+            (reference, r)
         }
         ClientMessage::Position {
             unit_id,
@@ -416,16 +416,15 @@ async fn handle(state: &AppState, principal: &Principal, raw: &str) -> Option<Me
                 .execute(
                     principal.actor(),
                     UpdatePosition {
-                        unit_id: unit.clone(),
+                        unit_id: unit,
                         position,
                     },
                 )
                 .await
                 .map(|_| ());
-            (unit, reference, r)
+            (reference, r)
         }
     };
-    let _ = unit;
     Some(match result {
         Ok(()) => text(&ServerMessage::Ack { reference }),
         Err(e) => error(e.code(), e.to_string(), reference),
