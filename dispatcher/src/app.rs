@@ -124,7 +124,7 @@ impl App {
             settings.feed_history,
             settings.feed_channel,
         );
-        let (core, writer) = Core::start(store.clone(), domain.clone(), hub.clone());
+        let (core, writer) = Core::start(store.clone(), domain.clone(), hub.clone())?;
         let flagger = core.clone();
         let on_due: crate::dispatch::ack::OnDue = Arc::new(move |unit_id, incident_id| {
             let core = flagger.clone();

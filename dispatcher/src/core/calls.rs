@@ -64,8 +64,8 @@ impl Command for RecordCallEvent {
     async fn apply(self, w: &mut Write<'_>) -> Result<Call, ApiError> {
         let id = self.validate()?;
         let e = self.0;
-        let existing = write::load_call(w.conn, id.as_str()).await?;
-        if !write::record_call_event(w.conn, id.as_str(), e.kind.as_str(), e.at).await? {
+        let existing = write::load_call(&mut w.conn, id.as_str()).await?;
+        if !write::record_call_event(&mut w.conn, id.as_str(), e.kind.as_str(), e.at).await? {
             // A retry of an event already applied.
             return existing.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("call event recorded without its call")));
         }
@@ -73,12 +73,7 @@ impl Command for RecordCallEvent {
             Some(c) => c,
             None => {
                 let since = e.at - w.domain.duplicates.repeat_window;
-                let previous: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE caller = $1 AND offered_us >= $2")
-                        .bind(&e.caller)
-                        .bind(crate::clock::to_micros(since))
-                        .fetch_one(&mut *w.conn)
-                        .await?;
+                let previous = write::count_calls_from(&mut w.conn, &e.caller, since).await?;
                 Call {
                     id: id.clone(),
                     caller: e.caller.clone(),
@@ -136,7 +131,7 @@ impl Command for RecordCallEvent {
         } else if e.kind == CallEventKind::Location {
             locate_incident(w, &call).await?;
         }
-        write::upsert_call(w.conn, &call).await?;
+        write::upsert_call(&mut w.conn, &call).await?;
         w.emit(Event::CallUpdated { call: call.clone() }).await?;
         Ok(call)
     }
@@ -166,7 +161,7 @@ async fn transcript_to_incident(w: &mut Write<'_>, call: &mut Call) -> Result<()
             call.incident_id = Some(accepted.id);
         }
         Some(id) => {
-            let Some(mut incident) = write::load_incident(w.conn, id).await? else {
+            let Some(mut incident) = write::load_incident(&mut w.conn, id).await? else {
                 return Ok(());
             };
             incident.summary = call.transcript.clone();
@@ -180,7 +175,7 @@ async fn transcript_to_incident(w: &mut Write<'_>, call: &mut Call) -> Result<()
                 incident.evidence = c.evidence.clone();
             }
             incident.updated_at = w.now;
-            write::update_incident(w.conn, &incident).await?;
+            write::update_incident(&mut w.conn, &incident).await?;
             if changed {
                 w.emit_as(
                     &Actor::system(),
@@ -204,7 +199,7 @@ async fn locate_incident(w: &mut Write<'_>, call: &Call) -> Result<(), ApiError>
     let (Some(id), Some(loc)) = (call.incident_id, &call.location) else {
         return Ok(());
     };
-    let Some(mut incident) = write::load_incident(w.conn, id).await? else {
+    let Some(mut incident) = write::load_incident(&mut w.conn, id).await? else {
         return Ok(());
     };
     let better = incident.location.as_ref().is_none_or(|old| {
@@ -215,7 +210,7 @@ async fn locate_incident(w: &mut Write<'_>, call: &Call) -> Result<(), ApiError>
     }
     let from = incident.location.replace(loc.clone());
     incident.updated_at = w.now;
-    write::update_incident(w.conn, &incident).await?;
+    write::update_incident(&mut w.conn, &incident).await?;
     w.emit_as(
         &Actor::system(),
         Event::IncidentCorrected {

@@ -33,7 +33,7 @@ impl Command for Transition {
     type Output = Incident;
     async fn apply(self, w: &mut Write<'_>) -> Result<Incident, ApiError> {
         check_note(&self.note)?;
-        let mut incident = write::load_incident(w.conn, self.incident_id)
+        let mut incident = write::load_incident(&mut w.conn, self.incident_id)
             .await?
             .ok_or(ApiError::NotFound("incident"))?;
         let from = incident.status;
@@ -64,7 +64,7 @@ impl Command for Transition {
         }
         incident.status = self.to;
         incident.updated_at = w.now;
-        write::update_incident(w.conn, &incident).await?;
+        write::update_incident(&mut w.conn, &incident).await?;
         w.emit(Event::IncidentStatusChanged {
             incident_id: incident.id,
             from,
@@ -92,7 +92,7 @@ impl Command for Correct {
         if let Some(l) = &p.location {
             l.validate().map_err(|e| e.under("location"))?;
         }
-        let mut incident = write::load_incident(w.conn, self.incident_id)
+        let mut incident = write::load_incident(&mut w.conn, self.incident_id)
             .await?
             .ok_or(ApiError::NotFound("incident"))?;
         if !incident.status.is_active() && incident.status != IncidentStatus::Resolved {
@@ -151,7 +151,7 @@ impl Command for Correct {
                     .is_some_and(|l| !incident_types::location::is_in_badung(l.lat, l.lon));
         }
         incident.updated_at = w.now;
-        write::update_incident(w.conn, &incident).await?;
+        write::update_incident(&mut w.conn, &incident).await?;
         w.emit(Event::IncidentCorrected {
             incident_id: incident.id,
             category,

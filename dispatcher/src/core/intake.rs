@@ -15,6 +15,7 @@ use crate::dispatch::index::distance_m;
 use crate::dispatch::recommend::recommend;
 use crate::domain::Domain;
 use crate::error::ApiError;
+use crate::store::sql::execute_batch;
 use crate::store::write;
 
 /// Checks a report's text: not blank, not over the limit.
@@ -155,7 +156,7 @@ pub(crate) async fn open_incident(
 ) -> Result<Incident, ApiError> {
     let incident = Incident {
         id: IncidentId(Uuid::now_v7()),
-        number: write::next_incident_number(w.conn, w.now).await?,
+        number: write::next_incident_number(&mut w.conn, w.now).await?,
         category: c.category,
         queue: c.queue,
         priority: c.priority,
@@ -172,7 +173,7 @@ pub(crate) async fn open_incident(
         created_at: w.now,
         updated_at: w.now,
     };
-    write::insert_incident(w.conn, &incident).await?;
+    write::insert_incident(&mut w.conn, &incident).await?;
     w.emit(Event::IncidentCreated {
         incident: incident.clone(),
     })
@@ -193,7 +194,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
         _ => None,
     };
     let mut incident = match duplicate_of {
-        Some(id) => write::load_incident(w.conn, id).await?,
+        Some(id) => write::load_incident(&mut w.conn, id).await?,
         None => None,
     };
     let duplicate = incident.is_some();
@@ -204,7 +205,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
             if existing.location.is_none() {
                 existing.location = location.clone();
             }
-            write::update_incident(w.conn, &existing).await?;
+            write::update_incident(&mut w.conn, &existing).await?;
             existing
         }
         None => open_incident(w, &intake.text, location.clone(), district, &c).await?,
@@ -219,7 +220,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
         call_id: intake.call_id,
         received_at: w.now,
     };
-    write::insert_report(w.conn, &report).await?;
+    write::insert_report(&mut w.conn, &report).await?;
     w.emit(Event::ReportReceived {
         report,
         duplicate_of_existing: duplicate,
@@ -284,22 +285,15 @@ async fn auto_dispatch(w: &mut Write<'_>, incident: Incident) -> Result<Incident
     }
     // A failed auto-dispatch (a unit taken meanwhile) must not lose the report:
     // it runs in its own savepoint and the incident stays for a person to dispatch.
-    sqlx::query("SAVEPOINT auto_dispatch").execute(&mut *w.conn).await?;
+    execute_batch(&mut w.conn, "SAVEPOINT auto_dispatch").await?;
     let events_before = w.events.len();
     match assign_units(w, incident.clone(), &best, true).await {
         Ok((dispatched, _)) => {
-            sqlx::query("RELEASE SAVEPOINT auto_dispatch")
-                .execute(&mut *w.conn)
-                .await?;
+            execute_batch(&mut w.conn, "RELEASE SAVEPOINT auto_dispatch").await?;
             Ok(dispatched)
         }
         Err(e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT auto_dispatch")
-                .execute(&mut *w.conn)
-                .await?;
-            sqlx::query("RELEASE SAVEPOINT auto_dispatch")
-                .execute(&mut *w.conn)
-                .await?;
+            execute_batch(&mut w.conn, "ROLLBACK TO SAVEPOINT auto_dispatch; RELEASE SAVEPOINT auto_dispatch").await?;
             w.events.truncate(events_before);
             tracing::warn!(incident = %incident.number, error = %e, "auto-dispatch skipped");
             Ok(incident)

@@ -22,10 +22,10 @@ impl Command for Merge {
         if self.incident_id == self.into {
             return Err(ApiError::bad_field("into", "an incident cannot be merged into itself"));
         }
-        let mut from = write::load_incident(w.conn, self.incident_id)
+        let mut from = write::load_incident(&mut w.conn, self.incident_id)
             .await?
             .ok_or(ApiError::NotFound("incident"))?;
-        let mut into = write::load_incident(w.conn, self.into)
+        let mut into = write::load_incident(&mut w.conn, self.into)
             .await?
             .ok_or_else(|| ApiError::bad_field("into", "no such incident"))?;
         if !into.status.is_active() {
@@ -49,9 +49,9 @@ impl Command for Merge {
             });
         }
         release_all(w, &from).await?;
-        for mut report in write::reports_of(w.conn, from.id).await? {
+        for mut report in write::reports_of(&mut w.conn, from.id).await? {
             report.incident_id = into.id;
-            write::move_report(w.conn, &report).await?;
+            write::move_report(&mut w.conn, &report).await?;
             w.emit(Event::ReportMoved {
                 report_id: report.id,
                 from: from.id,
@@ -65,7 +65,7 @@ impl Command for Merge {
         from.reports = 0;
         from.units.clear();
         from.updated_at = w.now;
-        write::update_incident(w.conn, &from).await?;
+        write::update_incident(&mut w.conn, &from).await?;
         w.emit(Event::IncidentStatusChanged {
             incident_id: from.id,
             from: status,
@@ -74,7 +74,7 @@ impl Command for Merge {
         })
         .await?;
         into.updated_at = w.now;
-        write::update_incident(w.conn, &into).await?;
+        write::update_incident(&mut w.conn, &into).await?;
         Ok(into)
     }
 }
@@ -89,10 +89,10 @@ pub struct Unlink {
 impl Command for Unlink {
     type Output = Incident;
     async fn apply(self, w: &mut Write<'_>) -> Result<Incident, ApiError> {
-        let mut report = write::load_report(w.conn, self.report_id)
+        let mut report = write::load_report(&mut w.conn, self.report_id)
             .await?
             .ok_or(ApiError::NotFound("report"))?;
-        let mut old = write::load_incident(w.conn, report.incident_id)
+        let mut old = write::load_incident(&mut w.conn, report.incident_id)
             .await?
             .ok_or(ApiError::NotFound("incident"))?;
         if old.reports <= 1 {
@@ -107,7 +107,7 @@ impl Command for Unlink {
         let incident = super::intake::open_incident(w, &report.text, location, district, &c).await?;
         let from = report.incident_id;
         report.incident_id = incident.id;
-        write::move_report(w.conn, &report).await?;
+        write::move_report(&mut w.conn, &report).await?;
         w.emit(Event::ReportMoved {
             report_id: report.id,
             from,
@@ -116,7 +116,7 @@ impl Command for Unlink {
         .await?;
         old.reports -= 1;
         old.updated_at = w.now;
-        write::update_incident(w.conn, &old).await?;
+        write::update_incident(&mut w.conn, &old).await?;
         Ok(incident)
     }
 }

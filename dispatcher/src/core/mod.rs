@@ -10,6 +10,12 @@
 //! One writer also makes each command see the effects of the ones before it,
 //! which is what keeps a unit from being dispatched twice within a node; the
 //! conditional updates in [`crate::store::write`] keep it so across nodes.
+//!
+//! On SQLite the writer owns a native connection and runs on a thread of its
+//! own (tokio's blocking pool): its statements take microseconds, so it
+//! never waits on I/O except the commit's fsync, and it must not hold up the
+//! runtime's workers, which serve HTTP and the feed. On PostgreSQL it is an
+//! ordinary task that awaits the network.
 
 pub mod calls;
 pub mod incidents;
@@ -24,13 +30,14 @@ use chrono::{DateTime, Utc};
 use incident_types::{Actor, Event, EventRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::domain::Domain;
 use crate::error::ApiError;
 use crate::live::Hub;
+use crate::store::sql::{execute_batch, WriteConn};
 use crate::store::{write, Store};
 
 /// Most commands committed in one transaction.
@@ -47,7 +54,7 @@ pub trait Command: Send + 'static {
 
 /// What a command sees while it runs: the transaction, the time, who asked, and the domain services.
 pub struct Write<'a> {
-    pub conn: &'a mut AnyConnection,
+    pub conn: WriteConn<'a>,
     pub now: DateTime<Utc>,
     pub actor: Actor,
     pub domain: &'a Domain,
@@ -118,7 +125,7 @@ struct Pending<C: Command> {
 impl<C: Command> Job for Pending<C> {
     async fn run(&mut self, w: &mut Write<'_>) -> Result<(), ApiError> {
         if let Some(k) = &self.idempotency {
-            if let Some((fingerprint, response)) = write::idempotent_response(w.conn, &k.principal, &k.key).await? {
+            if let Some((fingerprint, response)) = write::idempotent_response(&mut w.conn, &k.principal, &k.key).await? {
                 if fingerprint != k.fingerprint {
                     return Err(ApiError::Conflict {
                         code: "idempotency_key_reused",
@@ -136,7 +143,7 @@ impl<C: Command> Job for Pending<C> {
         let output = command.apply(w).await?;
         if let Some(k) = &self.idempotency {
             let response = serde_json::to_string(&output)?;
-            write::store_idempotent_response(w.conn, &k.principal, &k.key, &k.fingerprint, &response, w.now).await?;
+            write::store_idempotent_response(&mut w.conn, &k.principal, &k.key, &k.fingerprint, &response, w.now).await?;
         }
         self.output = Some(output);
         Ok(())
@@ -171,10 +178,16 @@ impl std::fmt::Debug for dyn Job {
 impl Core {
     /// Starts the writer. It stops when every `Core` handle is dropped, after
     /// committing what it had received.
-    pub fn start(store: Store, domain: Arc<Domain>, hub: Hub) -> (Core, JoinHandle<()>) {
+    pub fn start(store: Store, domain: Arc<Domain>, hub: Hub) -> anyhow::Result<(Core, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(writer_loop(store, domain, hub, rx));
-        (Core { jobs: tx }, task)
+        let task = match store.open_native_writer()? {
+            Some(conn) => {
+                let writer = Writer::Sqlite(conn);
+                tokio::task::spawn_blocking(move || futures::executor::block_on(writer_loop(writer, domain, hub, rx)))
+            }
+            None => tokio::spawn(writer_loop(Writer::Pool(store.writer.clone()), domain, hub, rx)),
+        };
+        Ok((Core { jobs: tx }, task))
     }
 
     /// Runs a command and returns its output once it is committed.
@@ -201,7 +214,16 @@ impl Core {
     }
 }
 
-async fn writer_loop(store: Store, domain: Arc<Domain>, hub: Hub, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+/// What the writer writes through.
+#[derive(Debug)]
+enum Writer {
+    /// The native SQLite connection (the embedded default).
+    Sqlite(rusqlite::Connection),
+    /// A one-connection sqlx pool (PostgreSQL).
+    Pool(AnyPool),
+}
+
+async fn writer_loop(mut writer: Writer, domain: Arc<Domain>, hub: Hub, mut rx: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.recv().await {
         batch.push(job);
@@ -212,22 +234,38 @@ async fn writer_loop(store: Store, domain: Arc<Domain>, hub: Hub, mut rx: mpsc::
             }
         }
         let jobs = std::mem::take(&mut batch);
-        commit_batch(&store, &domain, &hub, jobs).await;
+        commit_batch(&mut writer, &domain, &hub, jobs).await;
     }
     tracing::debug!("writer drained and stopped");
 }
 
 /// Runs a batch in one transaction and answers every job after the commit.
-async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<Box<dyn Job>>) {
+async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs: Vec<Box<dyn Job>>) {
     let mut outcomes: Vec<Result<(), ApiError>> = Vec::with_capacity(jobs.len());
     let mut records: Vec<EventRecord> = Vec::new();
+    let mut pooled;
+    let (mut conn, begin) = match writer {
+        // IMMEDIATE takes the write lock now rather than at the first write, so
+        // a batch cannot fail half-way on a lock another process holds.
+        Writer::Sqlite(c) => (WriteConn::Sqlite(c), "BEGIN IMMEDIATE"),
+        Writer::Pool(pool) => match pool.acquire().await {
+            Ok(c) => {
+                pooled = c;
+                (WriteConn::Sqlx(&mut *pooled), "BEGIN")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = jobs.len(), "no writer connection; nothing acknowledged");
+                for job in jobs {
+                    job.complete(Err(ApiError::Unavailable));
+                }
+                return;
+            }
+        },
+    };
     let committed = async {
-        let mut conn = store.writer.acquire().await?;
-        let mut tx = conn.begin().await?;
+        execute_batch(&mut conn, begin).await?;
         // Each command runs in a savepoint so a failing one leaves the others'
-        // work intact. Closing one savepoint and opening the next is one round
-        // trip to the database, which matters: every statement is a hop to
-        // SQLite's worker thread.
+        // work intact; closing one and opening the next is one call.
         let mut open = false;
         for job in jobs.iter_mut() {
             let begin = if open {
@@ -235,10 +273,10 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
             } else {
                 "SAVEPOINT job"
             };
-            (&mut *tx).execute(begin).await?;
+            execute_batch(&mut conn, begin).await?;
             open = true;
             let mut w = Write {
-                conn: &mut tx,
+                conn: conn.reborrow(),
                 now: domain.clock.now(),
                 actor: job.actor(),
                 domain,
@@ -253,19 +291,17 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
                     outcomes.push(Ok(()));
                 }
                 Err(e) => {
-                    (&mut *tx)
-                        .execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
-                        .await?;
+                    execute_batch(&mut conn, "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").await?;
                     open = false;
                     outcomes.push(Err(e));
                 }
             }
         }
         if open {
-            (&mut *tx).execute("RELEASE SAVEPOINT job").await?;
+            execute_batch(&mut conn, "RELEASE SAVEPOINT job").await?;
         }
-        write::append_events(&mut tx, &mut records).await?;
-        tx.commit().await?;
+        write::append_events(&mut conn, &mut records).await?;
+        execute_batch(&mut conn, "COMMIT").await?;
         Ok::<(), sqlx::Error>(())
     }
     .await;
@@ -279,6 +315,10 @@ async fn commit_batch(store: &Store, domain: &Domain, hub: &Hub, mut jobs: Vec<B
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = jobs.len(), "batch not committed; nothing acknowledged");
+            // Leave the connection outside any transaction for the next batch.
+            if let Err(rollback) = execute_batch(&mut conn, "ROLLBACK").await {
+                tracing::debug!(error = %rollback, "rollback after a failed batch");
+            }
             for job in jobs {
                 job.complete(Err(ApiError::Unavailable));
             }

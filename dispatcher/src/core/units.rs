@@ -35,7 +35,7 @@ impl Command for RegisterUnit {
         if let Some(p) = &n.position {
             p.validate().map_err(|e| e.under("position"))?;
         }
-        let existing = write::load_unit(w.conn, &id).await?;
+        let existing = write::load_unit(&mut w.conn, &id).await?;
         let unit = Unit {
             id,
             call_sign: n.call_sign.trim().to_owned(),
@@ -58,7 +58,7 @@ impl Command for RegisterUnit {
                 message: "a unit cannot change type while assigned".into(),
             });
         }
-        write::upsert_unit(w.conn, &unit).await?;
+        write::upsert_unit(&mut w.conn, &unit).await?;
         w.emit(Event::UnitRegistered { unit: unit.clone() }).await?;
         Ok(unit)
     }
@@ -81,7 +81,7 @@ impl Command for UpdatePosition {
     type Output = Unit;
     async fn apply(self, w: &mut Write<'_>) -> Result<Unit, ApiError> {
         self.position.validate()?;
-        let mut unit = write::load_unit(w.conn, &self.unit_id)
+        let mut unit = write::load_unit(&mut w.conn, &self.unit_id)
             .await?
             .ok_or(ApiError::NotFound("unit"))?;
         let p = self.position;
@@ -90,10 +90,10 @@ impl Command for UpdatePosition {
         }
         if unit.position.as_ref().is_some_and(|old| p.at <= old.at) {
             // Out-of-order fix (mobile networks reorder): history only.
-            write::insert_position(w.conn, &unit.id, &p).await?;
+            write::insert_position(&mut w.conn, &unit.id, &p).await?;
             return Ok(unit);
         }
-        write::insert_position(w.conn, &unit.id, &p).await?;
+        write::insert_position(&mut w.conn, &unit.id, &p).await?;
         let jitter = unit.position.as_ref().is_some_and(|old| {
             let radius = STATIONARY_RADIUS_M.max(p.accuracy_m.unwrap_or(0.0).min(50.0));
             distance_m(old.lat, old.lon, p.lat, p.lon) < radius && (p.at - old.at).num_seconds() < STATIONARY_REFRESH_S
@@ -103,7 +103,7 @@ impl Command for UpdatePosition {
         }
         unit.position = Some(p.clone());
         unit.updated_at = w.now;
-        write::upsert_unit(w.conn, &unit).await?;
+        write::upsert_unit(&mut w.conn, &unit).await?;
         w.emit(Event::UnitMoved {
             unit_id: unit.id.clone(),
             position: p,
@@ -124,7 +124,7 @@ pub struct ReportStatus {
 impl Command for ReportStatus {
     type Output = Unit;
     async fn apply(self, w: &mut Write<'_>) -> Result<Unit, ApiError> {
-        let unit = write::load_unit(w.conn, &self.unit_id)
+        let unit = write::load_unit(&mut w.conn, &self.unit_id)
             .await?
             .ok_or(ApiError::NotFound("unit"))?;
         let to = match self.report {
@@ -161,7 +161,7 @@ async fn acknowledge(w: &mut Write<'_>, unit: &Unit) -> Result<(), ApiError> {
         code: "no_assignment",
         message: format!("unit {} has no assignment to acknowledge", unit.id),
     })?;
-    if write::mark_assignment(w.conn, &unit.id, incident_id, AssignmentMark::Acknowledged, w.now).await? {
+    if write::mark_assignment(&mut w.conn, &unit.id, incident_id, AssignmentMark::Acknowledged, w.now).await? {
         w.emit(Event::AssignmentAcknowledged {
             unit_id: unit.id.clone(),
             incident_id,
@@ -192,7 +192,7 @@ async fn set_unit_status(w: &mut Write<'_>, mut unit: Unit, to: UnitStatus) -> R
     }
     unit.status = to;
     unit.updated_at = w.now;
-    if !write::update_unit_if(w.conn, &unit, from, expected_incident).await? {
+    if !write::update_unit_if(&mut w.conn, &unit, from, expected_incident).await? {
         return Err(ApiError::Conflict {
             code: "unit_changed",
             message: format!("unit {} changed meanwhile; reload and try again", unit.id),
@@ -213,7 +213,7 @@ async fn set_unit_status(w: &mut Write<'_>, mut unit: Unit, to: UnitStatus) -> R
 
 /// The incident follows its units: first en route -> en_route, first on scene -> on_scene.
 async fn follow_unit(w: &mut Write<'_>, incident_id: IncidentId, unit_status: UnitStatus) -> Result<(), ApiError> {
-    let Some(mut incident) = write::load_incident(w.conn, incident_id).await? else {
+    let Some(mut incident) = write::load_incident(&mut w.conn, incident_id).await? else {
         return Ok(());
     };
     let target = match unit_status {
@@ -225,7 +225,7 @@ async fn follow_unit(w: &mut Write<'_>, incident_id: IncidentId, unit_status: Un
         let from = incident.status;
         incident.status = target;
         incident.updated_at = w.now;
-        write::update_incident(w.conn, &incident).await?;
+        write::update_incident(&mut w.conn, &incident).await?;
         w.emit_as(
             &Actor::system(),
             Event::IncidentStatusChanged {
@@ -242,11 +242,11 @@ async fn follow_unit(w: &mut Write<'_>, incident_id: IncidentId, unit_status: Un
 
 /// Ends a unit's assignment to an incident and takes it off the incident's unit list.
 pub(crate) async fn release(w: &mut Write<'_>, unit_id: &UnitId, incident_id: IncidentId) -> Result<(), ApiError> {
-    write::mark_assignment(w.conn, unit_id, incident_id, AssignmentMark::Released, w.now).await?;
-    if let Some(mut incident) = write::load_incident(w.conn, incident_id).await? {
+    write::mark_assignment(&mut w.conn, unit_id, incident_id, AssignmentMark::Released, w.now).await?;
+    if let Some(mut incident) = write::load_incident(&mut w.conn, incident_id).await? {
         incident.units.retain(|u| u != unit_id);
         incident.updated_at = w.now;
-        write::update_incident(w.conn, &incident).await?;
+        write::update_incident(&mut w.conn, &incident).await?;
     }
     w.emit(Event::AssignmentReleased {
         unit_id: unit_id.clone(),
@@ -258,7 +258,7 @@ pub(crate) async fn release(w: &mut Write<'_>, unit_id: &UnitId, incident_id: In
 /// Releases every unit still on an incident that has ended (resolved, cancelled, ...).
 pub(crate) async fn release_all(w: &mut Write<'_>, incident: &Incident) -> Result<(), ApiError> {
     for unit_id in &incident.units {
-        let Some(mut unit) = write::load_unit(w.conn, unit_id).await? else {
+        let Some(mut unit) = write::load_unit(&mut w.conn, unit_id).await? else {
             continue;
         };
         if unit.incident_id != Some(incident.id) {
@@ -269,7 +269,7 @@ pub(crate) async fn release_all(w: &mut Write<'_>, incident: &Incident) -> Resul
         unit.incident_id = None;
         unit.status = UnitStatus::Returning;
         unit.updated_at = w.now;
-        if write::update_unit_if(w.conn, &unit, from, Some(incident.id)).await? {
+        if write::update_unit_if(&mut w.conn, &unit, from, Some(incident.id)).await? {
             w.emit(Event::UnitStatusChanged {
                 unit_id: unit.id.clone(),
                 from,
@@ -296,7 +296,7 @@ impl Command for Dispatch {
         if self.units.is_empty() || self.units.len() > 20 {
             return Err(ApiError::bad_field("units", "list 1 to 20 units"));
         }
-        let incident = write::load_incident(w.conn, self.incident_id)
+        let incident = write::load_incident(&mut w.conn, self.incident_id)
             .await?
             .ok_or(ApiError::NotFound("incident"))?;
         let (incident, assigned) = assign_units(w, incident, &self.units, false).await?;
@@ -339,7 +339,7 @@ pub(crate) async fn assign_units(
     ordered.sort();
     ordered.dedup();
     for unit_id in ordered {
-        let mut unit = write::load_unit(w.conn, unit_id)
+        let mut unit = write::load_unit(&mut w.conn, unit_id)
             .await?
             .ok_or_else(|| ApiError::bad_field("units", format!("unknown unit {unit_id}")))?;
         if unit.incident_id == Some(incident.id) {
@@ -363,9 +363,9 @@ pub(crate) async fn assign_units(
         unit.status = UnitStatus::Dispatched;
         unit.incident_id = Some(incident.id);
         unit.updated_at = w.now;
-        if !write::update_unit_if(w.conn, &unit, from, None).await? {
+        if !write::update_unit_if(&mut w.conn, &unit, from, None).await? {
             // Another dispatcher node took it between our read and our write.
-            let holder = write::load_unit(w.conn, unit_id).await?.and_then(|u| u.incident_id);
+            let holder = write::load_unit(&mut w.conn, unit_id).await?.and_then(|u| u.incident_id);
             return Err(ApiError::UnitUnavailable {
                 message: format!("unit {unit_id} was just assigned elsewhere"),
                 incident_id: holder,
@@ -373,7 +373,7 @@ pub(crate) async fn assign_units(
         }
         let ack_deadline = w.now + w.domain.plans.ack_timeout;
         write::insert_assignment(
-            w.conn,
+            &mut w.conn,
             &Assignment {
                 unit_id: unit_id.clone(),
                 incident_id: incident.id,
@@ -412,7 +412,7 @@ pub(crate) async fn assign_units(
         .await?;
     }
     incident.updated_at = w.now;
-    write::update_incident(w.conn, &incident).await?;
+    write::update_incident(&mut w.conn, &incident).await?;
     Ok((incident, assigned))
 }
 
@@ -427,7 +427,7 @@ pub struct FlagOverdue {
 impl Command for FlagOverdue {
     type Output = bool;
     async fn apply(self, w: &mut Write<'_>) -> Result<bool, ApiError> {
-        let Some(assignment) = write::open_assignment(w.conn, &self.unit_id).await? else {
+        let Some(assignment) = write::open_assignment(&mut w.conn, &self.unit_id).await? else {
             return Ok(false);
         };
         if assignment.incident_id != self.incident_id
@@ -437,10 +437,10 @@ impl Command for FlagOverdue {
         {
             return Ok(false);
         }
-        if !write::mark_assignment(w.conn, &self.unit_id, self.incident_id, AssignmentMark::Overdue, w.now).await? {
+        if !write::mark_assignment(&mut w.conn, &self.unit_id, self.incident_id, AssignmentMark::Overdue, w.now).await? {
             return Ok(false);
         }
-        let next_best = match write::load_incident(w.conn, self.incident_id).await? {
+        let next_best = match write::load_incident(&mut w.conn, self.incident_id).await? {
             Some(incident) => {
                 let unit_type = w.domain.units.unit(&self.unit_id).map(|u| u.unit_type);
                 let mut assignments = vec![Assignment {
@@ -448,7 +448,7 @@ impl Command for FlagOverdue {
                     ..assignment
                 }];
                 for other in incident.units.iter().filter(|u| **u != self.unit_id) {
-                    if let Some(a) = write::open_assignment(w.conn, other).await? {
+                    if let Some(a) = write::open_assignment(&mut w.conn, other).await? {
                         assignments.push(a);
                     }
                 }

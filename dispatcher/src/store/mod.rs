@@ -6,14 +6,16 @@
 //! batches them into group commits.
 
 mod read;
+pub mod sql;
 pub mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use read::IncidentFilter;
@@ -30,9 +32,12 @@ pub enum Backend {
 pub struct Store {
     /// Readers (and one-off writes outside the event log, such as tokens).
     pub(crate) pool: AnyPool,
-    /// The single writer connection used by the core's group-commit loop.
+    /// The single writer connection used by the core's group-commit loop
+    /// (on SQLite only for migrations: the writer opens a native connection).
     pub(crate) writer: AnyPool,
     pub backend: Backend,
+    /// The SQLite database file, for the native writer connection.
+    sqlite_file: Option<PathBuf>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -67,7 +72,49 @@ impl Store {
             .await
             .context("connecting the writer")?;
         MIGRATOR.run(&writer).await.context("applying migrations")?;
-        Ok(Store { pool, writer, backend })
+        let sqlite_file = match backend {
+            Backend::Sqlite => {
+                let file = SqliteConnectOptions::from_str(url)
+                    .context("parsing the SQLite URL")?
+                    .get_filename()
+                    .to_owned();
+                anyhow::ensure!(
+                    file.as_os_str() != ":memory:",
+                    "an in-memory SQLite database is not supported: give a file (the writer has its own connection)"
+                );
+                Some(file)
+            }
+            Backend::Postgres => None,
+        };
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+            sqlite_file,
+        })
+    }
+
+    /// On SQLite, a native connection for the single writer, with the same
+    /// durability settings as the pool's (checked, not assumed); `None` on PostgreSQL.
+    pub(crate) fn open_native_writer(&self) -> anyhow::Result<Option<rusqlite::Connection>> {
+        let Some(file) = &self.sqlite_file else {
+            return Ok(None);
+        };
+        let opening = || format!("opening {} for the writer", file.display());
+        let conn = rusqlite::Connection::open(file).with_context(opening)?;
+        conn.pragma_update(None, "journal_mode", "WAL").with_context(opening)?;
+        conn.pragma_update(None, "synchronous", "FULL").with_context(opening)?;
+        conn.pragma_update(None, "foreign_keys", "ON").with_context(opening)?;
+        conn.busy_timeout(Duration::from_secs(10)).with_context(opening)?;
+        // Every statement the writer runs stays prepared.
+        conn.set_prepared_statement_cache_capacity(128);
+        let journal: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        anyhow::ensure!(
+            journal.eq_ignore_ascii_case("wal") && synchronous == 2,
+            "SQLite writer is not durable: journal_mode={journal}, synchronous={synchronous} (want wal, 2 = FULL)"
+        );
+        Ok(Some(conn))
     }
 
     /// Closes every connection (after the writer has drained).

@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use incident_types::wire::IncidentDetail;
 use incident_types::{
-    Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Report, Unit, UnitId,
+    Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Unit, UnitId,
 };
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
-use super::write::{assignment_from_row, decode, Assignment, DbResult};
+use super::sql::WriteConn;
+use super::write::{self, decode, Assignment, DbResult};
 use super::Store;
 use crate::auth::{Principal, Role};
 use crate::clock::{from_micros, to_micros};
@@ -109,15 +110,15 @@ impl Store {
 
     pub async fn incident(&self, id: IncidentId) -> DbResult<Option<Incident>> {
         let mut conn = self.pool.acquire().await?;
-        super::write::load_incident(&mut conn, id).await
+        write::load_incident(&mut WriteConn::Sqlx(&mut conn), id).await
     }
 
     pub async fn incident_detail(&self, id: IncidentId) -> DbResult<Option<IncidentDetail>> {
         let mut conn = self.pool.acquire().await?;
-        let Some(incident) = super::write::load_incident(&mut conn, id).await? else {
+        let Some(incident) = write::load_incident(&mut WriteConn::Sqlx(&mut conn), id).await? else {
             return Ok(None);
         };
-        let reports = self.reports_of(&mut conn, id).await?;
+        let reports = write::reports_of(&mut WriteConn::Sqlx(&mut conn), id).await?;
         let rows = sqlx::query(
             "SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE incident_id = $1 ORDER BY seq",
         )
@@ -132,15 +133,6 @@ impl Store {
         }))
     }
 
-    async fn reports_of(&self, conn: &mut AnyConnection, id: IncidentId) -> DbResult<Vec<Report>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us")
-                .bind(id.to_string())
-                .fetch_all(&mut *conn)
-                .await?;
-        bodies(rows)
-    }
-
     pub async fn units(&self) -> DbResult<Vec<Unit>> {
         let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM units ORDER BY id")
             .fetch_all(&self.pool)
@@ -150,7 +142,7 @@ impl Store {
 
     pub async fn unit(&self, id: &UnitId) -> DbResult<Option<Unit>> {
         let mut conn = self.pool.acquire().await?;
-        super::write::load_unit(&mut conn, id).await
+        write::load_unit(&mut WriteConn::Sqlx(&mut conn), id).await
     }
 
     /// Calls, newest first; `active` keeps only ringing and answered ones.
@@ -270,4 +262,19 @@ impl Store {
             calls: bodies(calls)?,
         })
     }
+}
+
+fn assignment_from_row(unit_id: UnitId, r: &sqlx::any::AnyRow) -> DbResult<Assignment> {
+    let incident: String = r.try_get("incident_id")?;
+    let incident_id = incident
+        .parse()
+        .map_err(|e: uuid::Error| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Assignment {
+        unit_id,
+        incident_id,
+        dispatched_at: crate::clock::from_micros(r.try_get("dispatched_us")?),
+        ack_deadline: crate::clock::from_micros(r.try_get("ack_deadline_us")?),
+        acked: r.try_get::<Option<i64>, _>("acked_us")?.is_some(),
+        overdue: r.try_get::<Option<i64>, _>("overdue_us")?.is_some(),
+    })
 }

@@ -1,13 +1,14 @@
 //! Statements the writer runs inside its transaction: events, incidents, reports, calls, units.
 //!
 //! Each function takes the writer's connection (inside a savepoint), so a
-//! command's statements commit or roll back together with its events.
+//! command's statements commit or roll back together with its events. The SQL
+//! is the same for SQLite and PostgreSQL; [`super::sql`] runs it on either.
 
 use chrono::{DateTime, Datelike, Utc};
 use incident_types::{Call, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus};
 use serde::de::DeserializeOwned;
-use sqlx::{AnyConnection, Row};
 
+use super::sql::{execute, fetch_all, fetch_one, fetch_optional, Row, Value, WriteConn};
 use crate::clock::{from_micros, to_micros};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
@@ -20,6 +21,11 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> DbResult<String> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
+/// Decodes the JSON `body` in the first column of a row, if there is a row.
+fn decode_body<T: DeserializeOwned>(row: Option<Row>) -> DbResult<Option<T>> {
+    row.map(|r| decode(&r.text(0)?)).transpose()
+}
+
 /// Rows per multi-row `INSERT INTO events` (8 parameters each, well under every backend's limit).
 const EVENTS_PER_INSERT: usize = 64;
 
@@ -29,181 +35,203 @@ const EVENTS_PER_INSERT: usize = 64;
 /// describe: a batch that does not commit gives its numbers back (no gaps), and
 /// on PostgreSQL the row lock orders the writers of several dispatcher nodes
 /// (sequence order = commit order).
-pub async fn append_events(conn: &mut AnyConnection, records: &mut [EventRecord]) -> DbResult<()> {
+pub async fn append_events(conn: &mut WriteConn<'_>, records: &mut [EventRecord]) -> DbResult<()> {
     if records.is_empty() {
         return Ok(());
     }
     let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
-    let last: i64 =
-        sqlx::query_scalar("UPDATE event_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
+    let last = fetch_one(
+        conn,
+        "UPDATE event_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq",
+        &[n.into()],
+    )
+    .await?
+    .int(0)?;
     for (seq, r) in (last - n + 1..).zip(records.iter_mut()) {
         r.seq = seq;
     }
     for chunk in records.chunks(EVENTS_PER_INSERT) {
-        let mut sql = String::from(
-            "INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let b = i * 8;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
-        }
-        let mut q = sqlx::query(&sql);
+        let mut params = Vec::with_capacity(chunk.len() * 8);
         for r in chunk {
-            q = q
-                .bind(r.seq)
-                .bind(to_micros(r.at))
-                .bind(r.actor.role.clone())
-                .bind(r.actor.name.clone())
-                .bind(r.event.kind())
-                .bind(r.event.incident_id().map(|id| id.to_string()))
-                .bind(r.event.unit_id().map(|id| id.0.clone()))
-                .bind(encode(&r.event)?);
+            params.extend([
+                Value::Int(r.seq),
+                Value::Int(to_micros(r.at)),
+                Value::Text(r.actor.role.clone()),
+                Value::Text(r.actor.name.clone()),
+                Value::from(r.event.kind()),
+                Value::from(r.event.incident_id().map(|id| id.to_string())),
+                Value::from(r.event.unit_id().map(|id| id.0.clone())),
+                Value::Text(encode(&r.event)?),
+            ]);
         }
-        q.execute(&mut *conn).await?;
+        execute(conn, &insert_events_sql(chunk.len()), &params).await?;
     }
     Ok(())
 }
 
+/// `INSERT INTO events ... VALUES ($1, ..., $8), ($9, ...)` for `rows` rows.
+fn insert_events_sql(rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql =
+        String::from("INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) VALUES ");
+    for i in 0..rows {
+        let b = i * 8;
+        let sep = if i > 0 { ", " } else { "" };
+        let _ = write!(
+            sql,
+            "{sep}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8
+        );
+    }
+    sql
+}
+
 /// The next human incident number of the year, e.g. `BDG-2026-000123`.
-pub async fn next_incident_number(conn: &mut AnyConnection, at: DateTime<Utc>) -> DbResult<String> {
+pub async fn next_incident_number(conn: &mut WriteConn<'_>, at: DateTime<Utc>) -> DbResult<String> {
     let year = i64::from(at.year());
-    let n: i64 = sqlx::query_scalar(
+    let n = fetch_one(
+        conn,
         "INSERT INTO incident_numbers (year, last) VALUES ($1, 1) \
          ON CONFLICT (year) DO UPDATE SET last = incident_numbers.last + 1 RETURNING last",
+        &[year.into()],
     )
-    .bind(year)
-    .fetch_one(&mut *conn)
-    .await?;
+    .await?
+    .int(0)?;
     Ok(format!("BDG-{year}-{n:06}"))
 }
 
-pub async fn insert_incident(conn: &mut AnyConnection, i: &Incident) -> DbResult<()> {
-    sqlx::query(
+pub async fn insert_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
+    execute(
+        conn,
         "INSERT INTO incidents (id, number, queue, status, active, priority, created_us, updated_us, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            i.id.to_string().into(),
+            i.number.as_str().into(),
+            i.queue.as_str().into(),
+            i.status.as_str().into(),
+            i.status.is_active().into(),
+            i64::from(i.priority.level()).into(),
+            to_micros(i.created_at).into(),
+            to_micros(i.updated_at).into(),
+            encode(i)?.into(),
+        ],
     )
-    .bind(i.id.to_string())
-    .bind(&i.number)
-    .bind(i.queue.as_str())
-    .bind(i.status.as_str())
-    .bind(i.status.is_active())
-    .bind(i64::from(i.priority.level()))
-    .bind(to_micros(i.created_at))
-    .bind(to_micros(i.updated_at))
-    .bind(encode(i)?)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn update_incident(conn: &mut AnyConnection, i: &Incident) -> DbResult<()> {
-    sqlx::query("UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6 WHERE id = $7")
-        .bind(i.queue.as_str())
-        .bind(i.status.as_str())
-        .bind(i.status.is_active())
-        .bind(i64::from(i.priority.level()))
-        .bind(to_micros(i.updated_at))
-        .bind(encode(i)?)
-        .bind(i.id.to_string())
-        .execute(&mut *conn)
-        .await?;
+pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
+    execute(
+        conn,
+        "UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6 \
+         WHERE id = $7",
+        &[
+            i.queue.as_str().into(),
+            i.status.as_str().into(),
+            i.status.is_active().into(),
+            i64::from(i.priority.level()).into(),
+            to_micros(i.updated_at).into(),
+            encode(i)?.into(),
+            i.id.to_string().into(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn load_incident(conn: &mut AnyConnection, id: IncidentId) -> DbResult<Option<Incident>> {
-    let body: Option<String> = sqlx::query_scalar("SELECT body FROM incidents WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    body.map(|b| decode(&b)).transpose()
+pub async fn load_incident(conn: &mut WriteConn<'_>, id: IncidentId) -> DbResult<Option<Incident>> {
+    decode_body(fetch_optional(conn, "SELECT body FROM incidents WHERE id = $1", &[id.to_string().into()]).await?)
 }
 
-pub async fn insert_report(conn: &mut AnyConnection, r: &Report) -> DbResult<()> {
-    sqlx::query("INSERT INTO reports (id, incident_id, received_us, body) VALUES ($1, $2, $3, $4)")
-        .bind(r.id.to_string())
-        .bind(r.incident_id.to_string())
-        .bind(to_micros(r.received_at))
-        .bind(encode(r)?)
-        .execute(&mut *conn)
-        .await?;
+pub async fn insert_report(conn: &mut WriteConn<'_>, r: &Report) -> DbResult<()> {
+    execute(
+        conn,
+        "INSERT INTO reports (id, incident_id, received_us, body) VALUES ($1, $2, $3, $4)",
+        &[
+            r.id.to_string().into(),
+            r.incident_id.to_string().into(),
+            to_micros(r.received_at).into(),
+            encode(r)?.into(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn load_call(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Call>> {
-    let body: Option<String> = sqlx::query_scalar("SELECT body FROM calls WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    body.map(|b| decode(&b)).transpose()
+pub async fn load_call(conn: &mut WriteConn<'_>, id: &str) -> DbResult<Option<Call>> {
+    decode_body(fetch_optional(conn, "SELECT body FROM calls WHERE id = $1", &[id.into()]).await?)
 }
 
-pub async fn upsert_call(conn: &mut AnyConnection, c: &Call) -> DbResult<()> {
-    sqlx::query(
+/// Calls from this number offered at or after `since`.
+pub async fn count_calls_from(conn: &mut WriteConn<'_>, caller: &str, since: DateTime<Utc>) -> DbResult<i64> {
+    fetch_one(
+        conn,
+        "SELECT COUNT(*) FROM calls WHERE caller = $1 AND offered_us >= $2",
+        &[caller.into(), to_micros(since).into()],
+    )
+    .await?
+    .int(0)
+}
+
+pub async fn upsert_call(conn: &mut WriteConn<'_>, c: &Call) -> DbResult<()> {
+    execute(
+        conn,
         "INSERT INTO calls (id, caller, status, offered_us, body) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+        &[
+            c.id.as_str().into(),
+            c.caller.as_str().into(),
+            c.status.as_str().into(),
+            to_micros(c.offered_at).into(),
+            encode(c)?.into(),
+        ],
     )
-    .bind(c.id.as_str())
-    .bind(&c.caller)
-    .bind(c.status.as_str())
-    .bind(to_micros(c.offered_at))
-    .bind(encode(c)?)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Records that a call event was seen; `false` if the same (call, kind, time) was seen before.
 pub async fn record_call_event(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     call_id: &str,
     kind: &str,
     at: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let done = sqlx::query("INSERT INTO call_events (call_id, kind, at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(call_id)
-        .bind(kind)
-        .bind(to_micros(at))
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let changed = execute(
+        conn,
+        "INSERT INTO call_events (call_id, kind, at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[call_id.into(), kind.into(), to_micros(at).into()],
+    )
+    .await?;
+    Ok(changed == 1)
 }
 
-pub async fn load_unit(conn: &mut AnyConnection, id: &UnitId) -> DbResult<Option<Unit>> {
-    let body: Option<String> = sqlx::query_scalar("SELECT body FROM units WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    body.map(|b| decode(&b)).transpose()
+pub async fn load_unit(conn: &mut WriteConn<'_>, id: &UnitId) -> DbResult<Option<Unit>> {
+    decode_body(fetch_optional(conn, "SELECT body FROM units WHERE id = $1", &[id.as_str().into()]).await?)
 }
 
-pub async fn upsert_unit(conn: &mut AnyConnection, u: &Unit) -> DbResult<()> {
-    sqlx::query(
+pub async fn upsert_unit(conn: &mut WriteConn<'_>, u: &Unit) -> DbResult<()> {
+    execute(
+        conn,
         "INSERT INTO units (id, unit_type, status, incident_id, body) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET unit_type = excluded.unit_type, status = excluded.status, \
          incident_id = excluded.incident_id, body = excluded.body",
+        &[
+            u.id.as_str().into(),
+            u.unit_type.as_str().into(),
+            u.status.as_str().into(),
+            u.incident_id.map(|i| i.to_string()).into(),
+            encode(u)?.into(),
+        ],
     )
-    .bind(u.id.as_str())
-    .bind(u.unit_type.as_str())
-    .bind(u.status.as_str())
-    .bind(u.incident_id.map(|i| i.to_string()))
-    .bind(encode(u)?)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -212,42 +240,51 @@ pub async fn upsert_unit(conn: &mut AnyConnection, u: &Unit) -> DbResult<()> {
 /// `expected_incident`: the conditional update that keeps a unit from being
 /// put on two incidents, even by two dispatcher processes at once.
 pub async fn update_unit_if(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     unit: &Unit,
     expected_status: UnitStatus,
     expected_incident: Option<IncidentId>,
 ) -> DbResult<bool> {
-    let base = "UPDATE units SET status = $1, incident_id = $2, body = $3 WHERE id = $4 AND status = $5 AND ";
-    let query = match expected_incident {
-        Some(_) => format!("{base}incident_id = $6"),
-        None => format!("{base}incident_id IS NULL"),
+    let mut params = vec![
+        unit.status.as_str().into(),
+        unit.incident_id.map(|i| i.to_string()).into(),
+        encode(unit)?.into(),
+        unit.id.as_str().into(),
+        expected_status.as_str().into(),
+    ];
+    let sql = match expected_incident {
+        Some(expected) => {
+            params.push(expected.to_string().into());
+            "UPDATE units SET status = $1, incident_id = $2, body = $3 WHERE id = $4 AND status = $5 \
+             AND incident_id = $6"
+        }
+        None => {
+            "UPDATE units SET status = $1, incident_id = $2, body = $3 WHERE id = $4 AND status = $5 \
+             AND incident_id IS NULL"
+        }
     };
-    let mut q = sqlx::query(&query)
-        .bind(unit.status.as_str())
-        .bind(unit.incident_id.map(|i| i.to_string()))
-        .bind(encode(unit)?)
-        .bind(unit.id.as_str())
-        .bind(expected_status.as_str());
-    if let Some(expected) = expected_incident {
-        q = q.bind(expected.to_string());
-    }
-    let done = q.execute(&mut *conn).await?;
-    Ok(done.rows_affected() == 1)
+    Ok(execute(conn, sql, &params).await? == 1)
 }
 
-pub async fn insert_position(conn: &mut AnyConnection, unit_id: &UnitId, p: &incident_types::Position) -> DbResult<()> {
-    sqlx::query(
+pub async fn insert_position(
+    conn: &mut WriteConn<'_>,
+    unit_id: &UnitId,
+    p: &incident_types::Position,
+) -> DbResult<()> {
+    execute(
+        conn,
         "INSERT INTO unit_positions (unit_id, at_us, lat, lon, accuracy_m, heading_deg, speed_mps) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            unit_id.as_str().into(),
+            to_micros(p.at).into(),
+            p.lat.into(),
+            p.lon.into(),
+            p.accuracy_m.into(),
+            p.heading_deg.into(),
+            p.speed_mps.into(),
+        ],
     )
-    .bind(unit_id.as_str())
-    .bind(to_micros(p.at))
-    .bind(p.lat)
-    .bind(p.lon)
-    .bind(p.accuracy_m)
-    .bind(p.heading_deg)
-    .bind(p.speed_mps)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -263,49 +300,50 @@ pub struct Assignment {
     pub overdue: bool,
 }
 
-pub async fn insert_assignment(conn: &mut AnyConnection, a: &Assignment) -> DbResult<()> {
-    sqlx::query(
+pub async fn insert_assignment(conn: &mut WriteConn<'_>, a: &Assignment) -> DbResult<()> {
+    execute(
+        conn,
         "INSERT INTO assignments (unit_id, incident_id, dispatched_us, ack_deadline_us) VALUES ($1, $2, $3, $4)",
+        &[
+            a.unit_id.as_str().into(),
+            a.incident_id.to_string().into(),
+            to_micros(a.dispatched_at).into(),
+            to_micros(a.ack_deadline).into(),
+        ],
     )
-    .bind(a.unit_id.as_str())
-    .bind(a.incident_id.to_string())
-    .bind(to_micros(a.dispatched_at))
-    .bind(to_micros(a.ack_deadline))
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// The unit's open (not released) assignment, if any.
-pub async fn open_assignment(conn: &mut AnyConnection, unit_id: &UnitId) -> DbResult<Option<Assignment>> {
-    let row = sqlx::query(
+pub async fn open_assignment(conn: &mut WriteConn<'_>, unit_id: &UnitId) -> DbResult<Option<Assignment>> {
+    let row = fetch_optional(
+        conn,
         "SELECT incident_id, dispatched_us, ack_deadline_us, acked_us, overdue_us FROM assignments \
          WHERE unit_id = $1 AND released_us IS NULL ORDER BY dispatched_us DESC LIMIT 1",
+        &[unit_id.as_str().into()],
     )
-    .bind(unit_id.as_str())
-    .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| assignment_from_row(unit_id.clone(), &r)).transpose()
-}
-
-pub(crate) fn assignment_from_row(unit_id: UnitId, r: &sqlx::any::AnyRow) -> DbResult<Assignment> {
-    let incident: String = r.try_get("incident_id")?;
-    let incident_id = incident
-        .parse()
-        .map_err(|e: uuid::Error| sqlx::Error::Decode(Box::new(e)))?;
-    Ok(Assignment {
-        unit_id,
-        incident_id,
-        dispatched_at: from_micros(r.try_get("dispatched_us")?),
-        ack_deadline: from_micros(r.try_get("ack_deadline_us")?),
-        acked: r.try_get::<Option<i64>, _>("acked_us")?.is_some(),
-        overdue: r.try_get::<Option<i64>, _>("overdue_us")?.is_some(),
+    row.map(|r| {
+        let incident_id = r
+            .text(0)?
+            .parse()
+            .map_err(|e: uuid::Error| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(Assignment {
+            unit_id: unit_id.clone(),
+            incident_id,
+            dispatched_at: from_micros(r.int(1)?),
+            ack_deadline: from_micros(r.int(2)?),
+            acked: r.opt_int(3)?.is_some(),
+            overdue: r.opt_int(4)?.is_some(),
+        })
     })
+    .transpose()
 }
 
 /// Sets one of the assignment's time columns if it is still empty; `true` if it was set.
 pub async fn mark_assignment(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     unit_id: &UnitId,
     incident_id: IncidentId,
     column: AssignmentMark,
@@ -322,13 +360,13 @@ pub async fn mark_assignment(
             "UPDATE assignments SET released_us = $1 WHERE unit_id = $2 AND incident_id = $3 AND released_us IS NULL"
         }
     };
-    let done = sqlx::query(sql)
-        .bind(to_micros(at))
-        .bind(unit_id.as_str())
-        .bind(incident_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() >= 1)
+    let changed = execute(
+        conn,
+        sql,
+        &[to_micros(at).into(), unit_id.as_str().into(), incident_id.to_string().into()],
+    )
+    .await?;
+    Ok(changed >= 1)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,63 +378,67 @@ pub enum AssignmentMark {
 
 /// A stored answer to an idempotent request.
 pub async fn idempotent_response(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     principal: &str,
     key: &str,
 ) -> DbResult<Option<(String, String)>> {
-    let row = sqlx::query("SELECT fingerprint, response FROM idempotency WHERE principal = $1 AND key = $2")
-        .bind(principal)
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| Ok((r.try_get("fingerprint")?, r.try_get("response")?)))
-        .transpose()
+    let row = fetch_optional(
+        conn,
+        "SELECT fingerprint, response FROM idempotency WHERE principal = $1 AND key = $2",
+        &[principal.into(), key.into()],
+    )
+    .await?;
+    row.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose()
 }
 
 pub async fn store_idempotent_response(
-    conn: &mut AnyConnection,
+    conn: &mut WriteConn<'_>,
     principal: &str,
     key: &str,
     fingerprint: &str,
     response: &str,
     at: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO idempotency (principal, key, fingerprint, response, created_us) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            principal.into(),
+            key.into(),
+            fingerprint.into(),
+            response.into(),
+            to_micros(at).into(),
+        ],
     )
-    .bind(principal)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(response)
-    .bind(to_micros(at))
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn reports_of(conn: &mut AnyConnection, incident: IncidentId) -> DbResult<Vec<Report>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us")
-        .bind(incident.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|b| decode(b)).collect()
+pub async fn reports_of(conn: &mut WriteConn<'_>, incident: IncidentId) -> DbResult<Vec<Report>> {
+    let rows = fetch_all(
+        conn,
+        "SELECT body FROM reports WHERE incident_id = $1 ORDER BY received_us",
+        &[incident.to_string().into()],
+    )
+    .await?;
+    rows.iter().map(|r| decode(&r.text(0)?)).collect()
 }
 
-pub async fn load_report(conn: &mut AnyConnection, id: incident_types::ReportId) -> DbResult<Option<Report>> {
-    let body: Option<String> = sqlx::query_scalar("SELECT body FROM reports WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    body.map(|b| decode(&b)).transpose()
+pub async fn load_report(conn: &mut WriteConn<'_>, id: incident_types::ReportId) -> DbResult<Option<Report>> {
+    decode_body(fetch_optional(conn, "SELECT body FROM reports WHERE id = $1", &[id.to_string().into()]).await?)
 }
 
 /// Moves a report to another incident.
-pub async fn move_report(conn: &mut AnyConnection, report: &Report) -> DbResult<()> {
-    sqlx::query("UPDATE reports SET incident_id = $1, body = $2 WHERE id = $3")
-        .bind(report.incident_id.to_string())
-        .bind(encode(report)?)
-        .bind(report.id.to_string())
-        .execute(&mut *conn)
-        .await?;
+pub async fn move_report(conn: &mut WriteConn<'_>, report: &Report) -> DbResult<()> {
+    execute(
+        conn,
+        "UPDATE reports SET incident_id = $1, body = $2 WHERE id = $3",
+        &[
+            report.incident_id.to_string().into(),
+            encode(report)?.into(),
+            report.id.to_string().into(),
+        ],
+    )
+    .await?;
     Ok(())
 }
