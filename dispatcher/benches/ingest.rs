@@ -92,6 +92,8 @@ struct Stats {
     duplicates: u64,
     first_error: Option<String>,
     window: Duration,
+    /// CPU time of the whole process (servers + client) during the measured window.
+    cpu: Duration,
 }
 
 impl Stats {
@@ -114,6 +116,25 @@ impl Stats {
         let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
         self.latencies[i]
     }
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat`.
+///
+/// Throughput on a shared machine moves with whatever else runs; the CPU spent
+/// per request does much less, so the report shows both.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // Linux reports them in USER_HZ, which is 100 on every architecture it runs on here.
+    Duration::from_millis(ticks * 10)
 }
 
 /// Sends one request; returns (status ok, response body).
@@ -140,6 +161,12 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     let start = Instant::now();
     let from = start + warmup;
     let end = from + measure;
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let before = process_cpu();
+        tokio::time::sleep_until(end.into()).await;
+        process_cpu().saturating_sub(before)
+    });
     let mut tasks = Vec::new();
     for c in 0..conns {
         let t = t.clone();
@@ -177,6 +204,7 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     for task in tasks {
         all.merge(task.await.expect("client task"));
     }
+    all.cpu = cpu_window.await.expect("cpu window");
     all
 }
 
@@ -425,25 +453,31 @@ fn main() {
             s.duplicates,
             s.latencies.len(),
             s.first_error.clone(),
+            s.cpu.as_secs_f64() * 1e6 / s.latencies.len().max(1) as f64,
         ));
     }
 
     println!(
-        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} |",
-        "target (closed loop)", "req/s", "p50", "p99", "errors"
+        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} | {:>12} |",
+        "target (closed loop)", "req/s", "p50", "p99", "errors", "CPU µs/req"
     );
-    println!("|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|", "", "", "", "", "");
-    for (name, rate, p50, p99, errors, _, _, _) in &results {
+    println!(
+        "|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|{:->14}|",
+        "", "", "", "", "", ""
+    );
+    for (name, rate, p50, p99, errors, _, _, _, cpu) in &results {
         println!(
-            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} |",
+            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} | {:>12.0} |",
             name,
             rate,
             ms(*p50),
             ms(*p99),
-            errors
+            errors,
+            cpu
         );
     }
-    for (name, _, _, _, _, _, _, first_error) in &results {
+    println!("(CPU µs/req: user + system time of the whole process, servers and client, per answered request)");
+    for (name, _, _, _, _, _, _, first_error, _) in &results {
         if let Some(e) = first_error {
             println!("first error from {name}: {e}");
         }

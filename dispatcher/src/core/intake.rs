@@ -293,7 +293,11 @@ async fn auto_dispatch(w: &mut Write<'_>, incident: Incident) -> Result<Incident
             Ok(dispatched)
         }
         Err(e) => {
-            execute_batch(&mut w.conn, "ROLLBACK TO SAVEPOINT auto_dispatch; RELEASE SAVEPOINT auto_dispatch").await?;
+            execute_batch(
+                &mut w.conn,
+                "ROLLBACK TO SAVEPOINT auto_dispatch; RELEASE SAVEPOINT auto_dispatch",
+            )
+            .await?;
             w.events.truncate(events_before);
             tracing::warn!(incident = %incident.number, error = %e, "auto-dispatch skipped");
             Ok(incident)

@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use crate::domain::Domain;
 use crate::error::ApiError;
 use crate::live::Hub;
+use crate::store::checkpoint::Checkpointer;
 use crate::store::sql::{execute_batch, WriteConn};
 use crate::store::{write, Store};
 
@@ -125,7 +126,8 @@ struct Pending<C: Command> {
 impl<C: Command> Job for Pending<C> {
     async fn run(&mut self, w: &mut Write<'_>) -> Result<(), ApiError> {
         if let Some(k) = &self.idempotency {
-            if let Some((fingerprint, response)) = write::idempotent_response(&mut w.conn, &k.principal, &k.key).await? {
+            if let Some((fingerprint, response)) = write::idempotent_response(&mut w.conn, &k.principal, &k.key).await?
+            {
                 if fingerprint != k.fingerprint {
                     return Err(ApiError::Conflict {
                         code: "idempotency_key_reused",
@@ -143,7 +145,8 @@ impl<C: Command> Job for Pending<C> {
         let output = command.apply(w).await?;
         if let Some(k) = &self.idempotency {
             let response = serde_json::to_string(&output)?;
-            write::store_idempotent_response(&mut w.conn, &k.principal, &k.key, &k.fingerprint, &response, w.now).await?;
+            write::store_idempotent_response(&mut w.conn, &k.principal, &k.key, &k.fingerprint, &response, w.now)
+                .await?;
         }
         self.output = Some(output);
         Ok(())
@@ -181,8 +184,11 @@ impl Core {
     pub fn start(store: Store, domain: Arc<Domain>, hub: Hub) -> anyhow::Result<(Core, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let task = match store.open_native_writer()? {
-            Some(conn) => {
-                let writer = Writer::Sqlite(conn);
+            Some((conn, checkpointer)) => {
+                let writer = Writer::Sqlite {
+                    conn,
+                    _checkpoints: checkpointer,
+                };
                 tokio::task::spawn_blocking(move || futures::executor::block_on(writer_loop(writer, domain, hub, rx)))
             }
             None => tokio::spawn(writer_loop(Writer::Pool(store.writer.clone()), domain, hub, rx)),
@@ -217,8 +223,12 @@ impl Core {
 /// What the writer writes through.
 #[derive(Debug)]
 enum Writer {
-    /// The native SQLite connection (the embedded default).
-    Sqlite(rusqlite::Connection),
+    /// The native SQLite connection (the embedded default), and the thread
+    /// that checkpoints its WAL (stopped when the writer ends).
+    Sqlite {
+        conn: rusqlite::Connection,
+        _checkpoints: Checkpointer,
+    },
     /// A one-connection sqlx pool (PostgreSQL).
     Pool(AnyPool),
 }
@@ -247,11 +257,11 @@ async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs:
     let (mut conn, begin) = match writer {
         // IMMEDIATE takes the write lock now rather than at the first write, so
         // a batch cannot fail half-way on a lock another process holds.
-        Writer::Sqlite(c) => (WriteConn::Sqlite(c), "BEGIN IMMEDIATE"),
+        Writer::Sqlite { conn, .. } => (WriteConn::Sqlite(conn), "BEGIN IMMEDIATE"),
         Writer::Pool(pool) => match pool.acquire().await {
             Ok(c) => {
                 pooled = c;
-                (WriteConn::Sqlx(&mut *pooled), "BEGIN")
+                (WriteConn::Sqlx(&mut pooled), "BEGIN")
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = jobs.len(), "no writer connection; nothing acknowledged");
@@ -308,10 +318,13 @@ async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs:
 
     match committed {
         Ok(()) => {
-            hub.publish(records).await;
+            // Projections first (the next batch must see this one), then the
+            // answers, then the feed: no reply waits for the feed's serialisation.
+            let applied = hub.apply(records).await;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 job.complete(outcome);
             }
+            applied.broadcast();
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = jobs.len(), "batch not committed; nothing acknowledged");

@@ -365,7 +365,9 @@ pub(crate) async fn assign_units(
         unit.updated_at = w.now;
         if !write::update_unit_if(&mut w.conn, &unit, from, None).await? {
             // Another dispatcher node took it between our read and our write.
-            let holder = write::load_unit(&mut w.conn, unit_id).await?.and_then(|u| u.incident_id);
+            let holder = write::load_unit(&mut w.conn, unit_id)
+                .await?
+                .and_then(|u| u.incident_id);
             return Err(ApiError::UnitUnavailable {
                 message: format!("unit {unit_id} was just assigned elsewhere"),
                 incident_id: holder,
@@ -437,7 +439,15 @@ impl Command for FlagOverdue {
         {
             return Ok(false);
         }
-        if !write::mark_assignment(&mut w.conn, &self.unit_id, self.incident_id, AssignmentMark::Overdue, w.now).await? {
+        if !write::mark_assignment(
+            &mut w.conn,
+            &self.unit_id,
+            self.incident_id,
+            AssignmentMark::Overdue,
+            w.now,
+        )
+        .await?
+        {
             return Ok(false);
         }
         let next_best = match write::load_incident(&mut w.conn, self.incident_id).await? {

@@ -76,6 +76,24 @@ pub struct Hub {
     inner: Arc<Inner>,
 }
 
+/// Events the projections have taken and subscribers have not yet been sent.
+#[must_use = "subscribers get the events only when they are broadcast"]
+#[derive(Debug)]
+pub struct Applied<'a> {
+    hub: &'a Hub,
+    records: Vec<EventRecord>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Applied<'_> {
+    /// Sends the events to subscribers (and the replay history), in order.
+    pub fn broadcast(self) {
+        for record in self.records {
+            self.hub.broadcast_one(record);
+        }
+    }
+}
+
 /// How a new subscriber starts.
 #[derive(Debug)]
 pub enum Start {
@@ -119,16 +137,34 @@ impl Hub {
 
     /// Publishes committed events, filling any gap before them from the store.
     pub async fn publish(&self, records: Vec<EventRecord>) {
-        let _turn = self.inner.publishing.lock().await;
+        self.apply(records).await.broadcast();
+    }
+
+    /// The first half of publishing: the projections (unit index, active
+    /// incidents, ack timers) take the events now; subscribers get them when
+    /// the returned [`Applied`] is broadcast. The writer answers its callers in
+    /// between, so a reply never waits for the feed's serialisation, yet the
+    /// next batch already sees this one in the projections. Batches stay in
+    /// order: the next `apply` waits until this one is broadcast.
+    pub async fn apply(&self, records: Vec<EventRecord>) -> Applied<'_> {
+        let turn = self.inner.publishing.lock().await;
+        let mut last = self.last_seq();
+        let mut pending = Vec::with_capacity(records.len());
         for record in records {
-            let last = self.last_seq();
             if record.seq <= last {
                 continue;
             }
             if record.seq > last + 1 {
                 self.fill_gap(last, record.seq - 1).await;
             }
-            self.publish_one(record);
+            self.project(&record);
+            last = record.seq;
+            pending.push(record);
+        }
+        Applied {
+            hub: self,
+            records: pending,
+            _turn: turn,
         }
     }
 
@@ -167,12 +203,20 @@ impl Hub {
     }
 
     fn publish_one(&self, record: EventRecord) {
+        self.project(&record);
+        self.broadcast_one(record);
+    }
+
+    fn project(&self, record: &EventRecord) {
         let domain = &self.inner.domain;
         domain.units.apply(&record.event);
         domain.incidents.apply(&record.event);
         if let Some(ack) = self.inner.ack.get() {
             ack.apply(&record.event);
         }
+    }
+
+    fn broadcast_one(&self, record: EventRecord) {
         let frame = Arc::new(Frame::new(record));
         let mut state = self.lock();
         if state.history.len() >= self.inner.history_cap {

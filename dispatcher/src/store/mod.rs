@@ -5,6 +5,7 @@
 //! all writes go through [`crate::core`]'s single writer connection, which
 //! batches them into group commits.
 
+pub mod checkpoint;
 mod read;
 pub mod sql;
 pub mod write;
@@ -18,6 +19,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
+use checkpoint::Checkpointer;
 pub use read::IncidentFilter;
 
 /// Which database is behind the store.
@@ -96,7 +98,7 @@ impl Store {
 
     /// On SQLite, a native connection for the single writer, with the same
     /// durability settings as the pool's (checked, not assumed); `None` on PostgreSQL.
-    pub(crate) fn open_native_writer(&self) -> anyhow::Result<Option<rusqlite::Connection>> {
+    pub(crate) fn open_native_writer(&self) -> anyhow::Result<Option<(rusqlite::Connection, Checkpointer)>> {
         let Some(file) = &self.sqlite_file else {
             return Ok(None);
         };
@@ -105,6 +107,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").with_context(opening)?;
         conn.pragma_update(None, "synchronous", "FULL").with_context(opening)?;
         conn.pragma_update(None, "foreign_keys", "ON").with_context(opening)?;
+        // Checkpoints run on their own thread (see `checkpoint`), not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .with_context(opening)?;
         conn.busy_timeout(Duration::from_secs(10)).with_context(opening)?;
         // Every statement the writer runs stays prepared.
         conn.set_prepared_statement_cache_capacity(128);
@@ -114,7 +119,8 @@ impl Store {
             journal.eq_ignore_ascii_case("wal") && synchronous == 2,
             "SQLite writer is not durable: journal_mode={journal}, synchronous={synchronous} (want wal, 2 = FULL)"
         );
-        Ok(Some(conn))
+        let checkpointer = Checkpointer::start(file)?;
+        Ok(Some((conn, checkpointer)))
     }
 
     /// Closes every connection (after the writer has drained).

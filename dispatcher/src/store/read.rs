@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use incident_types::wire::IncidentDetail;
-use incident_types::{
-    Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Unit, UnitId,
-};
+use incident_types::{Actor, Call, Event, EventRecord, Incident, IncidentId, IncidentStatus, Queue, Unit, UnitId};
 use sqlx::Row;
 
 use super::sql::WriteConn;

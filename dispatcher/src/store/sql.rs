@@ -99,9 +99,10 @@ pub struct Row(Vec<Value>);
 
 impl Row {
     fn at(&self, i: usize) -> DbResult<&Value> {
-        self.0
-            .get(i)
-            .ok_or_else(|| sqlx::Error::ColumnIndexOutOfBounds { index: i, len: self.0.len() })
+        self.0.get(i).ok_or_else(|| sqlx::Error::ColumnIndexOutOfBounds {
+            index: i,
+            len: self.0.len(),
+        })
     }
 
     pub fn text(&self, i: usize) -> DbResult<String> {
@@ -112,8 +113,7 @@ impl Row {
     }
 
     pub fn int(&self, i: usize) -> DbResult<i64> {
-        self.opt_int(i)?
-            .ok_or_else(|| mismatch(i, "integer", &Value::Null))
+        self.opt_int(i)?.ok_or_else(|| mismatch(i, "integer", &Value::Null))
     }
 
     pub fn opt_int(&self, i: usize) -> DbResult<Option<i64>> {
@@ -151,7 +151,15 @@ pub async fn execute(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) -> D
 /// Runs statements without parameters (`SAVEPOINT`, `RELEASE`, ...), possibly several separated by `;`.
 pub async fn execute_batch(conn: &mut WriteConn<'_>, sql: &str) -> DbResult<()> {
     match conn {
-        WriteConn::Sqlite(c) => c.execute_batch(sql).map_err(sqlite_error),
+        // Kept prepared like every other statement: the writer runs
+        // `SAVEPOINT`/`RELEASE` for every command.
+        WriteConn::Sqlite(c) => {
+            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                let mut stmt = c.prepare_cached(statement).map_err(sqlite_error)?;
+                stmt.raw_execute().map_err(sqlite_error)?;
+            }
+            Ok(())
+        }
         WriteConn::Sqlx(c) => {
             (&mut **c).execute(sql).await?;
             Ok(())
@@ -188,7 +196,12 @@ pub async fn fetch_all(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) ->
 pub async fn fetch_optional(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) -> DbResult<Option<Row>> {
     match conn {
         WriteConn::Sqlite(_) => Ok(fetch_all(conn, sql, params).await?.into_iter().next()),
-        WriteConn::Sqlx(c) => pg_query(sql, params).fetch_optional(&mut **c).await?.as_ref().map(pg_row).transpose(),
+        WriteConn::Sqlx(c) => pg_query(sql, params)
+            .fetch_optional(&mut **c)
+            .await?
+            .as_ref()
+            .map(pg_row)
+            .transpose(),
     }
 }
 
@@ -260,13 +273,23 @@ fn pg_row(row: &AnyRow) -> DbResult<Row> {
         let value = match column.type_info().kind() {
             Kind::Null => Value::Null,
             Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
-            Kind::SmallInt => row.try_get::<Option<i16>, _>(i)?.map_or(Value::Null, |v| Value::Int(v.into())),
-            Kind::Integer => row.try_get::<Option<i32>, _>(i)?.map_or(Value::Null, |v| Value::Int(v.into())),
+            Kind::SmallInt => row
+                .try_get::<Option<i16>, _>(i)?
+                .map_or(Value::Null, |v| Value::Int(v.into())),
+            Kind::Integer => row
+                .try_get::<Option<i32>, _>(i)?
+                .map_or(Value::Null, |v| Value::Int(v.into())),
             Kind::BigInt => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::Int),
-            Kind::Real => row.try_get::<Option<f32>, _>(i)?.map_or(Value::Null, |v| Value::Real(v.into())),
+            Kind::Real => row
+                .try_get::<Option<f32>, _>(i)?
+                .map_or(Value::Null, |v| Value::Real(v.into())),
             Kind::Double => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::Real),
             Kind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::Text),
-            Kind::Blob => return Err(sqlx::Error::Decode(format!("unexpected {} column", column.type_info().name()).into())),
+            Kind::Blob => {
+                return Err(sqlx::Error::Decode(
+                    format!("unexpected {} column", column.type_info().name()).into(),
+                ))
+            }
         };
         values.push(value);
     }
@@ -352,13 +375,26 @@ mod tests {
     async fn placeholders_bind_by_number_not_by_position() {
         let mut c = memory();
         let mut conn = WriteConn::Sqlite(&mut c);
-        let params = [Value::from(7_i64), Value::from("a"), Value::from(Some(1.5)), Value::from(true)];
-        execute(&mut conn, "INSERT INTO t (n, id, x, flag) VALUES ($1, $2, $3, $4)", &params)
-            .await
-            .expect("insert");
-        let changed = execute(&mut conn, "UPDATE t SET n = $2 WHERE id = $1", &["a".into(), 9_i64.into()])
-            .await
-            .expect("update");
+        let params = [
+            Value::from(7_i64),
+            Value::from("a"),
+            Value::from(Some(1.5)),
+            Value::from(true),
+        ];
+        execute(
+            &mut conn,
+            "INSERT INTO t (n, id, x, flag) VALUES ($1, $2, $3, $4)",
+            &params,
+        )
+        .await
+        .expect("insert");
+        let changed = execute(
+            &mut conn,
+            "UPDATE t SET n = $2 WHERE id = $1",
+            &["a".into(), 9_i64.into()],
+        )
+        .await
+        .expect("update");
         assert_eq!(changed, 1);
         let row = fetch_one(&mut conn, "SELECT id, n, flag FROM t WHERE id = $1", &["a".into()])
             .await

@@ -72,8 +72,9 @@ pub async fn append_events(conn: &mut WriteConn<'_>, records: &mut [EventRecord]
 /// `INSERT INTO events ... VALUES ($1, ..., $8), ($9, ...)` for `rows` rows.
 fn insert_events_sql(rows: usize) -> String {
     use std::fmt::Write as _;
-    let mut sql =
-        String::from("INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) VALUES ");
+    let mut sql = String::from(
+        "INSERT INTO events (seq, at_us, actor_role, actor_name, kind, incident_id, unit_id, body) VALUES ",
+    );
     for i in 0..rows {
         let b = i * 8;
         let sep = if i > 0 { ", " } else { "" };
@@ -148,7 +149,14 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
 }
 
 pub async fn load_incident(conn: &mut WriteConn<'_>, id: IncidentId) -> DbResult<Option<Incident>> {
-    decode_body(fetch_optional(conn, "SELECT body FROM incidents WHERE id = $1", &[id.to_string().into()]).await?)
+    decode_body(
+        fetch_optional(
+            conn,
+            "SELECT body FROM incidents WHERE id = $1",
+            &[id.to_string().into()],
+        )
+        .await?,
+    )
 }
 
 pub async fn insert_report(conn: &mut WriteConn<'_>, r: &Report) -> DbResult<()> {
@@ -266,11 +274,7 @@ pub async fn update_unit_if(
     Ok(execute(conn, sql, &params).await? == 1)
 }
 
-pub async fn insert_position(
-    conn: &mut WriteConn<'_>,
-    unit_id: &UnitId,
-    p: &incident_types::Position,
-) -> DbResult<()> {
+pub async fn insert_position(conn: &mut WriteConn<'_>, unit_id: &UnitId, p: &incident_types::Position) -> DbResult<()> {
     execute(
         conn,
         "INSERT INTO unit_positions (unit_id, at_us, lat, lon, accuracy_m, heading_deg, speed_mps) \
@@ -363,7 +367,11 @@ pub async fn mark_assignment(
     let changed = execute(
         conn,
         sql,
-        &[to_micros(at).into(), unit_id.as_str().into(), incident_id.to_string().into()],
+        &[
+            to_micros(at).into(),
+            unit_id.as_str().into(),
+            incident_id.to_string().into(),
+        ],
     )
     .await?;
     Ok(changed >= 1)
