@@ -28,7 +28,8 @@ fn span_text(text: &str, tokens: &[Token], start: usize, end: usize) -> String {
 /// Decides category, priority and evidence from the resolved tokens.
 pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Option<u32>; 2]]) -> Verdict {
     let clauses: Vec<u32> = tokens.iter().map(|t| t.clause).collect();
-    let mut matches = Vec::new();
+    // Sized once: growing these vectors push by push was a good part of the allocation cost.
+    let mut matches = Vec::with_capacity(ids.len());
     v.find(ids, &clauses, &mut matches);
 
     let target = |m: &PhraseMatch| v.phrases.get(m.phrase as usize).map(|p| p.target);
@@ -37,7 +38,7 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
     let mut negators = Vec::new();
     let mut not_negators = Vec::new();
     let mut harmless = Vec::new();
-    let mut cats: Vec<(PhraseMatch, Category, f32)> = Vec::new();
+    let mut cats: Vec<(PhraseMatch, Category, f32)> = Vec::with_capacity(matches.len());
     let mut cues: Vec<(PhraseMatch, Option<Category>, u8)> = Vec::new();
     for m in &matches {
         match target(m) {
@@ -112,7 +113,7 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
     };
 
     let mut scores = vec![0f32; Category::ALL.len()];
-    let mut counted: Vec<u32> = Vec::new();
+    let mut counted: Vec<u32> = Vec::with_capacity(kept.len());
     let mut live: Vec<(PhraseMatch, Category, f32)> = Vec::with_capacity(kept.len());
     let mut negated_cats: Vec<Category> = Vec::new();
     for (m, cat, w) in kept {
@@ -233,8 +234,9 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
     // Evidence, strongest first.
     let mut mine: Vec<&(PhraseMatch, Category, f32)> = live.iter().filter(|(_, c, _)| *c == category).collect();
     mine.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.start.cmp(&b.0.start)));
-    let mut evidence: Vec<Evidence> = Vec::new();
-    let mut seen: Vec<u32> = Vec::new();
+    let mut evidence: Vec<Evidence> =
+        Vec::with_capacity(mine.len() + priority_evidence.len() + evidence_other.len() + 2);
+    let mut seen: Vec<u32> = Vec::with_capacity(mine.len());
     for (m, c, _) in mine {
         if seen.contains(&m.phrase) {
             continue;

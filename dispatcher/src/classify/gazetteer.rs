@@ -227,6 +227,11 @@ impl Gazetteer {
         &self.places
     }
 
+    /// Every word of every place name form.
+    pub(crate) fn words(&self) -> impl Iterator<Item = &str> {
+        self.lexicon.words()
+    }
+
     pub(crate) fn exact(&self, word: &str) -> Option<u32> {
         self.lexicon.exact(word)
     }

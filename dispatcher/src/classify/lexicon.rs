@@ -12,9 +12,16 @@ pub(crate) struct FxHasher(u64);
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
             let mut v = 0u64;
-            for (i, b) in chunk.iter().enumerate() {
+            for (i, b) in rest.iter().enumerate() {
                 v |= u64::from(*b) << (8 * i);
             }
             self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
@@ -56,15 +63,38 @@ pub(crate) struct Lexicon {
     d2_len: usize,
     /// Words that must match exactly.
     exact_only: Vec<bool>,
-    /// Bit set of (length, first byte, last byte) over all words: a cheap "surely absent" test.
-    shapes: Vec<u64>,
+    /// Shapes of all words: a cheap "surely absent" test.
+    shapes: ShapeSet,
 }
 
-/// Index of a word's shape in [`Lexicon::shapes`].
-fn shape_of(b: &[u8]) -> usize {
-    let five = |x: usize| x & 31;
-    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
-    five(b.len().min(31)) << 10 | five(usize::from(first)) << 5 | five(usize::from(last))
+/// A bit set of word shapes (length, first byte, last byte): a cheap "surely absent" test
+/// that saves hashing most words before a map lookup that would miss anyway.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShapeSet(Vec<u64>);
+
+impl ShapeSet {
+    fn shape_of(b: &[u8]) -> usize {
+        let five = |x: usize| x & 31;
+        let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+        five(b.len().min(31)) << 10 | five(usize::from(first)) << 5 | five(usize::from(last))
+    }
+
+    pub fn insert(&mut self, word: &str) {
+        if self.0.is_empty() {
+            self.0 = vec![0; 32 * 32 * 32 / 64];
+        }
+        let shape = Self::shape_of(word.as_bytes());
+        if let Some(bits) = self.0.get_mut(shape / 64) {
+            *bits |= 1 << (shape % 64);
+        }
+    }
+
+    /// False when no inserted word has the shape of `word`.
+    #[inline]
+    pub fn may_contain(&self, word: &str) -> bool {
+        let shape = Self::shape_of(word.as_bytes());
+        self.0.get(shape / 64).is_some_and(|bits| bits >> (shape % 64) & 1 == 1)
+    }
 }
 
 impl Lexicon {
@@ -84,13 +114,7 @@ impl Lexicon {
         let id = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
         self.ids.insert(word.into(), id);
         self.words.push(word.into());
-        if self.shapes.is_empty() {
-            self.shapes = vec![0; 32 * 32 * 32 / 64];
-        }
-        let shape = shape_of(word.as_bytes());
-        if let Some(bits) = self.shapes.get_mut(shape / 64) {
-            *bits |= 1 << (shape % 64);
-        }
+        self.shapes.insert(word);
         self.exact_only.push(false);
         id
     }
@@ -100,6 +124,11 @@ impl Lexicon {
         if let Some(slot) = self.exact_only.get_mut(id as usize) {
             *slot = true;
         }
+    }
+
+    /// Every interned word.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.iter().map(|w| &**w)
     }
 
     pub fn word(&self, id: u32) -> &str {
@@ -148,10 +177,7 @@ impl Lexicon {
 
     /// Whether some word has the length, first and last byte of `word` (false: surely not a word).
     fn may_contain(&self, word: &str) -> bool {
-        let shape = shape_of(word.as_bytes());
-        self.shapes
-            .get(shape / 64)
-            .is_some_and(|bits| bits >> (shape % 64) & 1 == 1)
+        self.shapes.may_contain(word)
     }
 
     /// Exact match, and a match after stripping Indonesian affixes ("apinya" -> "api").
@@ -160,6 +186,12 @@ impl Lexicon {
             Some(id) => [Some(id), self.stems.get(id as usize).copied().flatten()],
             None => [self.strip_affixes(word, norm, None), None],
         }
+    }
+
+    /// The affix-stripped match of a word known not to be in the lexicon (what
+    /// [`Self::exact_and_stem`] gives first for such a word, without the failed lookup).
+    pub fn stem_of_unknown(&self, word: &str, norm: &Normalizer) -> Option<u32> {
+        self.strip_affixes(word, norm, None)
     }
 
     fn strip_affixes(&self, word: &str, norm: &Normalizer, exact: Option<u32>) -> Option<u32> {
@@ -176,18 +208,14 @@ impl Lexicon {
             if let Some(id) = found(w) {
                 return Some(id);
             }
-            norm.suffixes.iter().find_map(|s| {
-                w.strip_suffix(s.as_str())
-                    .filter(|stem| stem.len() >= 3)
-                    .and_then(found)
-            })
+            norm.suffixes
+                .iter()
+                .find_map(|s| strip_suffix(w, s).filter(|stem| stem.len() >= 3).and_then(found))
         };
         stems(word).or_else(|| {
-            norm.prefixes.iter().find_map(|p| {
-                word.strip_prefix(p.as_str())
-                    .filter(|rest| rest.len() >= 3)
-                    .and_then(stems)
-            })
+            norm.prefixes
+                .iter()
+                .find_map(|p| strip_prefix(word, p).filter(|rest| rest.len() >= 3).and_then(stems))
         })
     }
 
@@ -229,6 +257,29 @@ impl Lexicon {
     }
 }
 
+/// `str::strip_suffix` for short affixes, comparing bytes inline rather than calling `memcmp`.
+fn strip_suffix<'a>(word: &'a str, suffix: &str) -> Option<&'a str> {
+    let (w, s) = (word.as_bytes(), suffix.as_bytes());
+    let at = w.len().checked_sub(s.len())?;
+    let tail = w.get(at..)?;
+    if tail.iter().zip(s).all(|(a, b)| a == b) {
+        word.get(..at)
+    } else {
+        None
+    }
+}
+
+/// `str::strip_prefix` for short affixes, comparing bytes inline rather than calling `memcmp`.
+fn strip_prefix<'a>(word: &'a str, prefix: &str) -> Option<&'a str> {
+    let (w, p) = (word.as_bytes(), prefix.as_bytes());
+    let head = w.get(..p.len())?;
+    if head.iter().zip(p).all(|(a, b)| a == b) {
+        word.get(p.len()..)
+    } else {
+        None
+    }
+}
+
 /// Longest word (in bytes) considered for tolerant matching.
 const MAX_LEN: usize = 32;
 
@@ -243,41 +294,51 @@ fn letter_mask(b: &[u8]) -> u32 {
 
 /// Optimal string alignment distance when it is at most `limit`, else some value above `limit`.
 ///
-/// Rows live on the stack for words shorter than [`MAX_LEN`]; the scan stops as soon as two
-/// consecutive rows exceed `limit` (no later cell can come back under it).
+/// Only the band of cells with `|i - j| <= limit` is computed (a cell outside it is worth more
+/// than `limit`, and an alignment within `limit` never leaves it), and values saturate at
+/// `limit + 1`: with `min(x, c) + k` folded to `min(x + k, c)`, each computed cell is exactly
+/// `min(true distance, limit + 1)`. Rows live on the stack for words shorter than [`MAX_LEN`];
+/// the scan stops as soon as two consecutive rows exceed `limit` (no later cell can come back under it).
 fn osa_distance_within(a: &[u8], b: &[u8], limit: usize) -> usize {
     let (n, m) = (a.len(), b.len());
     if n.abs_diff(m) > limit {
         return limit + 1;
     }
-    if n == 0 || m == 0 || m >= MAX_LEN + 2 {
+    if n == 0 || m == 0 || n >= MAX_LEN + 2 || m >= MAX_LEN + 2 || limit >= usize::from(u8::MAX) - 2 {
         return osa_distance(a, b);
     }
-    let mut rows = [[0usize; MAX_LEN + 2]; 3];
+    let cap = u8::try_from(limit + 1).unwrap_or(u8::MAX);
+    let at_most_cap = |x: usize| u8::try_from(x).unwrap_or(u8::MAX).min(cap);
+    // Everything starts saturated, so a cell just outside the band reads as "over the limit".
+    let mut rows = [[cap; MAX_LEN + 2]; 3];
     let (mut p2, mut p1, mut cur) = (0usize, 1usize, 2usize);
     for (j, v) in rows[p1].iter_mut().enumerate().take(m + 1) {
-        *v = j;
+        *v = at_most_cap(j);
     }
-    let mut prev_min = 0usize;
+    let mut prev_min = 0u8;
     for i in 1..=n {
-        rows[cur][0] = i;
-        let mut row_min = i;
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+        let lo = i.saturating_sub(limit).max(1);
+        let hi = (i + limit).min(m);
+        // The cell left of the band: column 0, or a stale value from three rows up.
+        rows[cur][lo - 1] = if lo == 1 { at_most_cap(i) } else { cap };
+        let mut row_min = rows[cur][lo - 1];
+        for j in lo..=hi {
+            let cost = u8::from(a[i - 1] != b[j - 1]);
             let mut v = (rows[p1][j] + 1).min(rows[cur][j - 1] + 1).min(rows[p1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(rows[p2][j - 2] + 1);
             }
+            let v = v.min(cap);
             rows[cur][j] = v;
             row_min = row_min.min(v);
         }
-        if row_min > limit && prev_min > limit {
+        if row_min >= cap && prev_min >= cap {
             return limit + 1;
         }
         prev_min = row_min;
         (p2, p1, cur) = (p1, cur, p2);
     }
-    rows[p1][m]
+    usize::from(rows[p1][m])
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
@@ -317,6 +378,37 @@ mod tests {
         assert_eq!(osa_distance(b"kebakaran", b"kbakaran"), 1);
         assert_eq!(osa_distance(b"tabrakan", b"tabrkaan"), 1);
         assert_eq!(osa_distance(b"", b"abc"), 3);
+    }
+
+    #[test]
+    fn banded_distance_agrees_with_the_full_one() {
+        let words: [&[u8]; 12] = [
+            b"kebakaran",
+            b"kbakaran",
+            b"kebakarn",
+            b"tabrakan",
+            b"tabrkaan",
+            b"banjir",
+            b"banjr",
+            b"ab",
+            b"ba",
+            b"abcdefghijklmnopqrstuvwxyzabcdef",
+            b"a",
+            b"kebkaarann",
+        ];
+        for a in words {
+            for b in words {
+                let full = osa_distance(a, b);
+                for limit in 0..4 {
+                    let d = osa_distance_within(a, b, limit);
+                    if full <= limit {
+                        assert_eq!(d, full, "{a:?} {b:?} {limit}");
+                    } else {
+                        assert!(d > limit, "{a:?} {b:?} {limit}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use incident_types::{Category, Classification, Evidence, EvidenceKind};
 
 pub use gazetteer::{Gazetteer, Place};
+use lexicon::FxMap;
 use normalize::Normalizer;
 use vocab::Vocabulary;
 
@@ -123,12 +124,24 @@ impl fmt::Display for ClassifierError {
 
 impl std::error::Error for ClassifierError {}
 
+/// What one normalised word resolves to: vocabulary word ids (exact or tolerant, then
+/// affix-stripped) and gazetteer word id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolution {
+    vocab: [Option<u32>; 2],
+    place: Option<u32>,
+}
+
 /// The classifier: immutable after loading, cheap to share in an `Arc`.
 #[derive(Debug)]
 pub struct Classifier {
     norm: Arc<Normalizer>,
     vocab: Vocabulary,
     gazetteer: Gazetteer,
+    /// The resolution of every vocabulary, gazetteer and common word, computed at load time:
+    /// most words of a text are one of these and cost one lookup instead of several lookups,
+    /// affix stripping and tolerant matching.
+    known: FxMap<Box<str>, Resolution>,
 }
 
 impl Classifier {
@@ -145,7 +158,57 @@ impl Classifier {
         )?);
         let vocab = Vocabulary::load(&norm, src.categories_toml, src.rules_toml)?;
         let gazetteer = Gazetteer::load(Arc::clone(&norm), src.places_toml, src.gazetteer_csv)?;
-        Ok(Classifier { norm, vocab, gazetteer })
+        let mut c = Classifier {
+            norm,
+            vocab,
+            gazetteer,
+            known: FxMap::default(),
+        };
+        let words: Vec<Box<str>> = c
+            .vocab
+            .lexicon
+            .words()
+            .chain(c.gazetteer.words())
+            .chain(c.norm.common.iter().map(String::as_str))
+            .map(Box::from)
+            .collect();
+        let known = words
+            .into_iter()
+            .map(|w| {
+                let r = c.resolve_uncached(&w);
+                (w, r)
+            })
+            .collect();
+        c.known = known;
+        Ok(c)
+    }
+
+    /// Resolves one normalised word (same answer as [`Self::resolve_uncached`], faster).
+    fn resolve(&self, word: &str) -> Resolution {
+        if let Some(r) = self.known.get(word) {
+            return *r;
+        }
+        // Not a vocabulary, gazetteer or common word (those are all in `known`), so neither
+        // exact lookup can match: only affix stripping and tolerant matching can find it.
+        let mut vocab = [self.vocab.lexicon.stem_of_unknown(word, &self.norm), None];
+        let mut place = None;
+        if vocab[0].is_none() {
+            vocab[0] = self.vocab.lexicon.fuzzy(word).map(|r| r.id);
+            place = self.gazetteer.fuzzy(word);
+        }
+        Resolution { vocab, place }
+    }
+
+    /// Resolves one normalised word from scratch: exact and affix-stripped vocabulary match,
+    /// exact place word, and tolerant matches for a word that is none of these nor common.
+    fn resolve_uncached(&self, word: &str) -> Resolution {
+        let mut vocab = self.vocab.lexicon.exact_and_stem(word, &self.norm);
+        let mut place = self.gazetteer.exact(word);
+        if vocab[0].is_none() && place.is_none() && !self.norm.common.contains(word) {
+            vocab[0] = self.vocab.lexicon.fuzzy(word).map(|r| r.id);
+            place = self.gazetteer.fuzzy(word);
+        }
+        Resolution { vocab, place }
     }
 
     pub fn gazetteer(&self) -> &Gazetteer {
@@ -164,15 +227,9 @@ impl Classifier {
         let mut vocab_ids = Vec::with_capacity(tokens.len());
         let mut place_ids = Vec::with_capacity(tokens.len());
         for t in tokens {
-            let word = normalized.text(t);
-            let mut v = self.vocab.lexicon.exact_and_stem(word, &self.norm);
-            let mut p = self.gazetteer.exact(word);
-            if v[0].is_none() && p.is_none() && !self.norm.common.contains(word) {
-                v[0] = self.vocab.lexicon.fuzzy(word).map(|r| r.id);
-                p = self.gazetteer.fuzzy(word);
-            }
-            vocab_ids.push(v);
-            place_ids.push(p);
+            let r = self.resolve(normalized.text(t));
+            vocab_ids.push(r.vocab);
+            place_ids.push(r.place);
         }
         let verdict = decide::decide(&self.vocab, text, tokens, &vocab_ids);
         let mut evidence = verdict.evidence;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::lexicon::{FxMap, FxSet};
+use super::lexicon::{FxMap, FxSet, ShapeSet};
 use super::ClassifierError;
 
 /// One normalised word of a text, with where it came from.
@@ -57,13 +57,24 @@ struct NormalizeFile {
     abbreviations: HashMap<String, String>,
 }
 
+/// What normalisation does with a word of the text, looked up once per word.
+#[derive(Debug)]
+enum WordRule {
+    /// An abbreviation: the words it stands for, each with whether it opens a clause.
+    Expand(Vec<(Box<str>, bool)>),
+    /// A clause word ("tapi"): opens a new clause.
+    Clause,
+}
+
 /// The normalisation tables (from `normalize.toml`).
 #[derive(Debug)]
 pub(crate) struct Normalizer {
     sms_prefixes: Vec<String>,
-    abbreviations: FxMap<Box<str>, Vec<Box<str>>>,
+    /// Abbreviations and clause words in one map, so a word costs one lookup.
+    rules: FxMap<Box<str>, WordRule>,
+    /// Shapes of the keys of `rules`: most words skip the hash lookup.
+    rule_shapes: ShapeSet,
     pub common: FxSet<String>,
-    clause_words: FxSet<String>,
     pub suffixes: Vec<String>,
     pub prefixes: Vec<String>,
 }
@@ -76,9 +87,9 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    /// Adds a token whose word is `words[from..]` of the output buffer.
-    fn push(&mut self, norm: &Normalizer, from: usize, start: usize, end: usize, capitalised: bool) {
-        if norm.clause_words.contains(&self.out.words[from..]) {
+    /// Adds a token whose word is `words[from..]` of the output buffer; `opens_clause` if it is a clause word.
+    fn push(&mut self, from: usize, start: usize, end: usize, capitalised: bool, opens_clause: bool) {
+        if opens_clause {
             self.clause = self.clause.saturating_add(1);
         }
         let span = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
@@ -98,7 +109,7 @@ impl Emitter<'_> {
 impl Normalizer {
     pub fn from_toml(file: &str, src: &str) -> Result<Self, ClassifierError> {
         let raw: NormalizeFile = toml::from_str(src).map_err(|e| ClassifierError::toml(file, e))?;
-        let mut abbreviations = FxMap::default();
+        let mut abbreviations: FxMap<Box<str>, Vec<Box<str>>> = FxMap::default();
         for (k, v) in raw.abbreviations {
             let words: Vec<Box<str>> = v.split_whitespace().map(|w| w.to_lowercase().into()).collect();
             if words.is_empty() || k.trim().is_empty() {
@@ -106,11 +117,31 @@ impl Normalizer {
             }
             abbreviations.insert(k.to_lowercase().into(), words);
         }
+        let clause_words: FxSet<String> = raw.clause_words.into_iter().collect();
+        // An abbreviation is expanded first and its words are then checked as clause words.
+        let mut rules: FxMap<Box<str>, WordRule> = FxMap::default();
+        for w in &clause_words {
+            rules.insert(w.as_str().into(), WordRule::Clause);
+        }
+        for (k, words) in abbreviations {
+            let words = words
+                .into_iter()
+                .map(|w| {
+                    let clause = clause_words.contains(&*w);
+                    (w, clause)
+                })
+                .collect();
+            rules.insert(k, WordRule::Expand(words));
+        }
+        let mut rule_shapes = ShapeSet::default();
+        for k in rules.keys() {
+            rule_shapes.insert(k);
+        }
         Ok(Self {
             sms_prefixes: raw.sms_prefixes.iter().map(|s| s.to_lowercase()).collect(),
-            abbreviations,
+            rules,
+            rule_shapes,
             common: raw.common_words.split_whitespace().map(str::to_lowercase).collect(),
-            clause_words: raw.clause_words.into_iter().collect(),
             suffixes: raw.suffixes,
             prefixes: raw.prefixes,
         })
@@ -142,30 +173,63 @@ impl Normalizer {
         let mut word_from = 0usize;
         let mut word_start = 0usize;
         let mut first_upper = false;
-        let mut chars = body.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
+        // Bytes rather than chars: almost every character is ASCII and takes the short path.
+        let bytes = body.as_bytes();
+        let char_at = |i: usize| body.get(i..).and_then(|s| s.chars().next());
+        let mut i = 0usize;
+        while let Some(&b) = bytes.get(i) {
             let abs = body_start + i;
-            if c.is_alphanumeric() {
-                if c.is_alphabetic() {
-                    letters += 1;
-                    upper += usize::from(c.is_uppercase());
-                }
+            if ascii_class(b) & ALNUM != 0 {
+                // A run of ASCII letters and digits: counted, copied and lowercased in one go.
                 if !in_word {
                     in_word = true;
                     word_from = em.out.words.len();
                     word_start = abs;
-                    first_upper = c.is_uppercase();
+                    first_upper = b.is_ascii_uppercase();
                 }
-                push_folded(&mut em.out.words, c);
+                let run_start = i;
+                while let Some(&b) = bytes.get(i) {
+                    let class = ascii_class(b);
+                    if class & ALNUM == 0 {
+                        break;
+                    }
+                    letters += usize::from(class & ALPHA != 0);
+                    upper += usize::from(class & UPPER != 0);
+                    i += 1;
+                }
+                let at = em.out.words.len();
+                em.out.words.push_str(body.get(run_start..i).unwrap_or(""));
+                if let Some(run) = em.out.words.get_mut(at..) {
+                    run.make_ascii_lowercase();
+                }
                 continue;
             }
-            // Apostrophes inside a word are dropped ("can't" -> "cant").
-            if (c == '\'' || c == '\u{2019}') && in_word {
-                if let Some(&(_, n)) = chars.peek() {
-                    if n.is_alphabetic() {
-                        continue;
+            // ASCII here is punctuation or space; anything else is decoded and may be a letter.
+            let c = if b.is_ascii() {
+                i += 1;
+                char::from(b)
+            } else {
+                let c = char_at(i).unwrap_or(char::REPLACEMENT_CHARACTER);
+                i += c.len_utf8();
+                if c.is_alphanumeric() {
+                    if c.is_alphabetic() {
+                        letters += 1;
+                        upper += usize::from(c.is_uppercase());
                     }
+                    if !in_word {
+                        in_word = true;
+                        word_from = em.out.words.len();
+                        word_start = abs;
+                        first_upper = c.is_uppercase();
+                    }
+                    push_folded(&mut em.out.words, c);
+                    continue;
                 }
+                c
+            };
+            // Apostrophes inside a word are dropped ("can't" -> "cant").
+            if (c == '\'' || c == '\u{2019}') && in_word && char_at(i).is_some_and(char::is_alphabetic) {
+                continue;
             }
             if in_word {
                 self.emit(&mut em, word_from, word_start, abs, first_upper);
@@ -225,16 +289,22 @@ impl Normalizer {
             em.out.words.truncate(from);
             return;
         }
-        match self.abbreviations.get(part) {
-            Some(expansion) => {
+        let rule = if self.rule_shapes.may_contain(part) {
+            self.rules.get(part)
+        } else {
+            None
+        };
+        match rule {
+            Some(WordRule::Expand(expansion)) => {
                 em.out.words.truncate(from);
-                for w in expansion {
+                for (w, clause) in expansion {
                     let at = em.out.words.len();
                     em.out.words.push_str(w);
-                    em.push(self, at, start, end, capitalised);
+                    em.push(at, start, end, capitalised, *clause);
                 }
             }
-            None => em.push(self, from, start, end, capitalised),
+            Some(WordRule::Clause) => em.push(from, start, end, capitalised, true),
+            None => em.push(from, start, end, capitalised, false),
         }
     }
 
@@ -258,6 +328,36 @@ impl Normalizer {
         }
         0
     }
+}
+
+/// Bits of [`ascii_class`].
+const ALNUM: u8 = 1;
+const ALPHA: u8 = 2;
+const UPPER: u8 = 4;
+
+/// ASCII letter/digit/uppercase bits of each byte (0 for non-ASCII), one table lookup per byte.
+const ASCII_CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            ALNUM | ALPHA | UPPER
+        } else if c.is_ascii_lowercase() {
+            ALNUM | ALPHA
+        } else if c.is_ascii_digit() {
+            ALNUM
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+#[inline]
+fn ascii_class(b: u8) -> u8 {
+    ASCII_CLASSES[usize::from(b)]
 }
 
 /// Lowercases and folds common accented Latin letters to ASCII.
@@ -316,7 +416,8 @@ fn collapse_repeats(word: &str) -> String {
 
 /// "ibu2" -> ("ibu", ""), "anak2nya" -> ("anak", "nya"); None for anything else.
 fn split_reduplication(word: &str) -> Option<(&str, &str)> {
-    let pos = word.find('2')?;
+    // A byte scan: words are short, and `str::find` sets up a searcher for each call.
+    let pos = word.bytes().position(|b| b == b'2')?;
     let base = &word[..pos];
     let suffix = &word[pos + 1..];
     let letters = |s: &str| s.chars().all(char::is_alphabetic);

@@ -263,6 +263,33 @@ fn never_panics_and_empty_is_general() {
 }
 
 #[test]
+fn precomputed_word_resolution_matches_the_full_lookup() {
+    // `resolve` answers known words from a table and skips the exact lookups for the rest;
+    // both shortcuts must give what the full lookup gives, for known words, typos and noise.
+    let c = c();
+    let mut words: Vec<String> = c.known.keys().map(|w| w.to_string()).collect();
+    let typos: Vec<String> = words
+        .iter()
+        .flat_map(|w| {
+            let mut dropped = w.clone();
+            dropped.pop();
+            [
+                format!("{w}nya"),
+                format!("di{w}"),
+                format!("ke{w}an"),
+                dropped,
+                format!("{w}x"),
+            ]
+        })
+        .collect();
+    words.extend(typos);
+    words.extend(["", "2", "x", "qwertyuiop", "kebakran", "tenggelem", "kerobokn"].map(String::from));
+    for w in &words {
+        assert_eq!(c.resolve(w), c.resolve_uncached(w), "{w}");
+    }
+}
+
+#[test]
 fn bad_data_names_file_and_line() {
     let mut src = super::DataSources::embedded();
     let broken = "name,kind,district,lat,lon,aliases\nFoo,village,kuta,-8.7,115.1,\nBar,moon,kuta,-8.7,115.1,\n";
