@@ -1,4 +1,4 @@
-//! Word interning and tolerant lookup: exact, affix-stripped, and edit-distance matches via a precomputed deletion index.
+//! Word interning and tolerant lookup: exact, affix-stripped, and edit-distance matches against candidates bucketed by first letter and length.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -4,8 +4,9 @@
 //! (vocabularies with weights, negators, harmless idioms, priority cues, precedence
 //! rules, abbreviations) and in `data/gazetteer.csv`; they are embedded at build time
 //! and validated by [`Classifier::embedded`]. Classification is allocation-light and
-//! runs in microseconds: words are interned once, tolerant matching uses a precomputed
-//! deletion index, and phrases are found in one pass over the tokens.
+//! runs in microseconds: every known word is resolved once at load time into one table,
+//! tolerant matching compares only candidates of the same first letter and similar length
+//! (with a bounded edit distance), and phrases are found in one pass over the tokens.
 
 mod decide;
 pub mod eval;
