@@ -7,6 +7,7 @@
 //! follower task also pulls events other nodes committed, and the hub fills any
 //! sequence gap from the store, so every node publishes the same gap-free order.
 
+mod snapshots;
 pub mod ws;
 
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use tokio::sync::{broadcast, watch};
 use crate::dispatch::ack::AckTimers;
 use crate::domain::Domain;
 use crate::store::Store;
+pub use snapshots::SharedSnapshot;
 
 /// One event, serialised once and shared by every subscriber.
 #[derive(Debug)]
@@ -68,6 +70,7 @@ struct Inner {
     store: Store,
     domain: Arc<Domain>,
     ack: OnceLock<AckTimers>,
+    snapshots: snapshots::Snapshots,
 }
 
 /// Cheap to clone.
@@ -119,8 +122,15 @@ impl Hub {
                 store,
                 domain,
                 ack: OnceLock::new(),
+                snapshots: snapshots::Snapshots::default(),
             }),
         }
+    }
+
+    /// A snapshot of the current state as of `head` or later, shared with
+    /// whoever else asks at the same time (see [`snapshots`]).
+    pub async fn snapshot(&self, head: i64) -> Result<Arc<SharedSnapshot>, sqlx::Error> {
+        self.inner.snapshots.at_least(&self.inner.store, head).await
     }
 
     pub fn set_ack_timers(&self, ack: AckTimers) {

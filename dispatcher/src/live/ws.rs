@@ -205,35 +205,39 @@ impl Connection {
                 }
             }
             Start::Snapshot => {
-                let snap = match self.state.store.snapshot().await {
+                let shared = match self.state.hub.snapshot(head).await {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::error!(error = %e, "snapshot failed");
                         return self.close(1011, "snapshot unavailable").await;
                     }
                 };
+                let snap = &shared.snapshot;
                 floor = snap.seq;
                 let reason = if last_seq.is_some() {
                     SnapshotReason::HistoryGap
                 } else {
                     SnapshotReason::NoLastSeq
                 };
-                let staff = principal.role != Role::Unit;
-                let msg = ServerMessage::Snapshot {
-                    seq: snap.seq,
-                    reason,
-                    incidents: if staff {
-                        snap.incidents
-                    } else {
-                        snap.incidents
-                            .into_iter()
+                let msg = if principal.role != Role::Unit {
+                    Message::Text(shared.staff_message(reason))
+                } else {
+                    // A unit sees only its own incident, and no calls.
+                    text(&ServerMessage::Snapshot {
+                        seq: snap.seq,
+                        reason,
+                        incidents: snap
+                            .incidents
+                            .iter()
                             .filter(|i| Some(i.id) == unit_incident)
-                            .collect()
-                    },
-                    units: snap.units,
-                    calls: if staff { snap.calls } else { Vec::new() },
+                            .cloned()
+                            .collect(),
+                        units: snap.units.clone(),
+                        calls: Vec::new(),
+                    })
                 };
-                if !self.send(text(&msg)).await {
+                drop(shared);
+                if !self.send(msg).await {
                     return;
                 }
             }

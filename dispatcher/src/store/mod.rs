@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
 use checkpoint::Checkpointer;
-pub use read::IncidentFilter;
+pub use read::{IncidentFilter, Snapshot};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
