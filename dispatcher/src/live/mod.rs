@@ -56,7 +56,14 @@ impl Frame {
 
 #[derive(Debug)]
 struct State {
+    /// The newest sequence broadcast (and in the history).
     last_seq: i64,
+    /// The newest sequence the projections have taken: ahead of `last_seq`
+    /// while a batch is between [`Hub::apply`] and its broadcast, during which
+    /// its writer has already answered. A subscriber's welcome reports this
+    /// one, so a client that saw its POST answered sees a head that includes
+    /// it; the frames in between reach the new receiver by broadcast.
+    applied_seq: i64,
     history: VecDeque<Arc<Frame>>,
 }
 
@@ -114,6 +121,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     last_seq: head_seq,
+                    applied_seq: head_seq,
                     history: VecDeque::with_capacity(history_cap.min(100_000)),
                 }),
                 publishing: tokio::sync::Mutex::new(()),
@@ -170,6 +178,10 @@ impl Hub {
             self.project(&record);
             last = record.seq;
             pending.push(record);
+        }
+        {
+            let mut state = self.lock();
+            state.applied_seq = state.applied_seq.max(last);
         }
         Applied {
             hub: self,
@@ -236,23 +248,30 @@ impl Hub {
             state.history.push_back(frame.clone());
         }
         state.last_seq = frame.seq;
+        state.applied_seq = state.applied_seq.max(frame.seq);
         // No subscribers is fine: the event is in the store and the history.
         let _ = self.inner.tx.send(frame);
     }
 
     /// Subscribes; the receiver sees every frame published after this call.
+    /// Returns how to start, the receiver, and the head sequence to announce
+    /// (which may be ahead of the history by a batch being broadcast).
     pub fn subscribe(&self, after: Option<i64>) -> (Start, broadcast::Receiver<Arc<Frame>>, i64) {
         let state = self.lock();
         let rx = self.inner.tx.subscribe();
         let head = state.last_seq;
+        let announced = state.applied_seq;
         let start = match after {
+            // A sequence this node never reached (another centre's, or from
+            // before a restore): the client's state is from another history.
+            Some(seq) if seq > announced => Start::Snapshot,
             Some(seq) if seq >= head => Start::Replay(Vec::new()),
             Some(seq) if state.history.front().is_some_and(|f| f.seq <= seq + 1) => {
                 Start::Replay(state.history.iter().filter(|f| f.seq > seq).cloned().collect())
             }
             _ => Start::Snapshot,
         };
-        (start, rx, head)
+        (start, rx, announced)
     }
 }
 
@@ -317,5 +336,67 @@ impl Topic {
             Topic::Unit(u) => format!("unit:{u}"),
             Topic::Incident(i) => format!("incident:{i}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Classifier;
+    use crate::clock::Clock;
+    use crate::dispatch::plans::ResponsePlans;
+    use crate::domain::DuplicatePolicy;
+    use incident_types::{Actor, Event, IncidentStatus};
+
+    async fn hub(dir: &std::path::Path) -> Hub {
+        let store = Store::connect(&crate::store::sqlite_url(dir)).await.expect("store");
+        let domain = Domain::new(
+            Clock::System,
+            Arc::new(Classifier::embedded().expect("classifier")),
+            ResponsePlans::embedded().expect("plans"),
+            DuplicatePolicy::default(),
+        );
+        Hub::new(store, Arc::new(domain), 0, 100, 100)
+    }
+
+    fn record(seq: i64) -> EventRecord {
+        EventRecord {
+            seq,
+            at: chrono::Utc::now(),
+            actor: Actor::system(),
+            event: Event::IncidentStatusChanged {
+                incident_id: IncidentId(uuid::Uuid::now_v7()),
+                from: IncidentStatus::New,
+                to: IncidentStatus::Triaged,
+                note: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_between_apply_and_broadcast_sees_the_new_head_and_each_frame_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hub = hub(dir.path()).await;
+        hub.publish(vec![record(1), record(2)]).await;
+
+        // The writer has applied seq 3 and 4 and answered; not yet broadcast.
+        let applied = hub.apply(vec![record(3), record(4)]).await;
+        let (start, mut rx, head) = hub.subscribe(Some(2));
+        assert_eq!(head, 4, "the welcome includes what was already answered");
+        let Start::Replay(frames) = start else {
+            panic!("seq 2 is retained: a replay");
+        };
+        assert!(frames.is_empty(), "3 and 4 are not in the history yet");
+        applied.broadcast();
+        let got: Vec<i64> = [rx.recv().await, rx.recv().await]
+            .into_iter()
+            .map(|f| f.expect("frame").seq)
+            .collect();
+        assert_eq!(got, vec![3, 4], "they arrive by broadcast instead");
+        assert!(rx.try_recv().is_err(), "and only once");
+
+        // A client that claims a sequence this node never reached gets a snapshot.
+        let (start, _, _) = hub.subscribe(Some(99));
+        assert!(matches!(start, Start::Snapshot));
     }
 }

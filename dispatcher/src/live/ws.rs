@@ -182,7 +182,7 @@ impl Connection {
         if !self.send(text(&welcome)).await {
             return;
         }
-        let mut floor = i64::MIN;
+        let mut floor: i64;
         // The incident the subscribed unit is on, so its topic carries that incident's events.
         let my_unit = wanted.iter().find_map(|t| match t {
             Topic::Unit(u) => Some(u.clone()),
@@ -194,6 +194,9 @@ impl Connection {
             .and_then(|u| u.incident_id);
         match start {
             Start::Replay(frames) => {
+                // Frames up to what the client saw may still come by broadcast
+                // (a batch between apply and broadcast): never twice.
+                floor = last_seq.unwrap_or(i64::MIN);
                 for f in frames {
                     track_unit_incident(&f, my_unit.as_ref(), &mut unit_incident);
                     if wanted.iter().any(|t| on_topic(&f, t, unit_incident))
