@@ -187,7 +187,7 @@ impl Core {
             Some((conn, checkpointer)) => {
                 let writer = Writer::Sqlite {
                     conn,
-                    _checkpoints: checkpointer,
+                    checkpoints: checkpointer,
                 };
                 tokio::task::spawn_blocking(move || futures::executor::block_on(writer_loop(writer, domain, hub, rx)))
             }
@@ -227,7 +227,7 @@ enum Writer {
     /// that checkpoints its WAL (stopped when the writer ends).
     Sqlite {
         conn: rusqlite::Connection,
-        _checkpoints: Checkpointer,
+        checkpoints: Checkpointer,
     },
     /// A one-connection sqlx pool (PostgreSQL).
     Pool(AnyPool),
@@ -245,6 +245,9 @@ async fn writer_loop(mut writer: Writer, domain: Arc<Domain>, hub: Hub, mut rx: 
         }
         let jobs = std::mem::take(&mut batch);
         commit_batch(&mut writer, &domain, &hub, jobs).await;
+        if let Writer::Sqlite { conn, checkpoints } = &writer {
+            checkpoints.rewind_if_wanted(conn);
+        }
     }
     tracing::debug!("writer drained and stopped");
 }

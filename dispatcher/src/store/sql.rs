@@ -136,7 +136,7 @@ fn mismatch(i: usize, wanted: &str, got: &Value) -> sqlx::Error {
 pub async fn execute(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) -> DbResult<u64> {
     match conn {
         WriteConn::Sqlite(c) => {
-            let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+            let mut stmt = c.prepare_cached(&sqlite_sql(sql)).map_err(sqlite_error)?;
             bind(&mut stmt, params)?;
             let changed = stmt.raw_execute().map_err(sqlite_error)?;
             Ok(changed as u64)
@@ -171,7 +171,7 @@ pub async fn execute_batch(conn: &mut WriteConn<'_>, sql: &str) -> DbResult<()> 
 pub async fn fetch_all(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
     match conn {
         WriteConn::Sqlite(c) => {
-            let mut stmt = c.prepare_cached(sql).map_err(sqlite_error)?;
+            let mut stmt = c.prepare_cached(&sqlite_sql(sql)).map_err(sqlite_error)?;
             bind(&mut stmt, params)?;
             let width = stmt.column_count();
             let mut rows = stmt.raw_query();
@@ -211,16 +211,36 @@ pub async fn fetch_one(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) ->
 }
 
 /// Binds `$N` placeholders by their number, whatever order they appear in.
+/// The statement as the native SQLite connection runs it: `$N` placeholders
+/// become `?N`. SQLite numbers `$N` by order of appearance, so binding them
+/// meant looking each name up (a linear scan per parameter: quadratic for the
+/// 512-parameter event inserts); `?N` is parameter N itself.
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Binds `params[N - 1]` to each `?N` of a statement prepared from [`sqlite_sql`].
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> DbResult<()> {
-    for index in 1..=stmt.parameter_count() {
-        let number = stmt
-            .parameter_name(index)
-            .and_then(|n| n.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| sqlx::Error::Protocol(format!("statement parameter {index} is not of the form $N")))?;
-        let value = params.get(number - 1).ok_or_else(|| {
-            sqlx::Error::Protocol(format!("statement wants ${number}, {} parameters given", params.len()))
-        })?;
+    let wanted = stmt.parameter_count();
+    if wanted > params.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "statement wants ${wanted}, {} parameters given",
+            params.len()
+        )));
+    }
+    for (index, value) in (1..=wanted).zip(params) {
         let bound = match value {
             Value::Null | Value::NullInt | Value::NullReal | Value::NullText => {
                 stmt.raw_bind_parameter(index, rusqlite::types::Null)
