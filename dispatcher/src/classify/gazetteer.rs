@@ -194,6 +194,16 @@ impl Gazetteer {
                     }
                 }
             }
+            // Village and district names of two or three words are often
+            // written as one ("Sibangkaja", "Kerobokankelod").
+            if matches!(place.kind, PlaceKind::Village | PlaceKind::District) {
+                let joined: Vec<Vec<String>> = keys
+                    .iter()
+                    .filter(|k| (2..=3).contains(&k.len()))
+                    .map(|k| vec![k.concat()])
+                    .collect();
+                keys.extend(joined);
+            }
             keys.sort();
             keys.dedup();
             for words in keys {
@@ -261,10 +271,13 @@ impl Gazetteer {
     }
 
     /// The most specific place among resolved tokens (`ids[i]` is token i's gazetteer word id).
+    ///
+    /// A name inside a longer one is not a mention of its own: "Kuta" in
+    /// "Kuta Utara" names the district, not the village of Kuta, although a
+    /// village would otherwise be preferred to a district.
     pub(crate) fn find_in_tokens(&self, text: &Normalized, ids: &[Option<u32>]) -> Option<Found> {
         let tokens = &text.tokens;
-        // (specificity, words, start) of the best so far.
-        let mut best: Option<Candidate> = None;
+        let mut candidates: Vec<Candidate> = Vec::new();
         for i in 0..ids.len() {
             let Some(w) = ids[i] else { continue };
             let Some(forms) = self.by_first.get(&w) else {
@@ -284,13 +297,29 @@ impl Gazetteer {
                 let Some(place) = self.places.get(form.place as usize) else {
                     continue;
                 };
-                let key = (specificity(place.kind), n, usize::MAX - i);
-                if best.is_none_or(|b| key > b.0) {
-                    best = Some((key, form.place, i, i + n - 1));
-                }
+                candidates.push(((specificity(place.kind), n, usize::MAX - i), form.place, i, i + n - 1));
             }
         }
-        let (_, pi, s, e) = best?;
+        let inside_longer = |c: &Candidate| {
+            candidates
+                .iter()
+                .any(|o| o.2 <= c.2 && c.3 <= o.3 && o.3 - o.2 > c.3 - c.2)
+        };
+        let (_, pi, s, e) = candidates
+            .iter()
+            .filter(|c| !inside_longer(c))
+            // The first of equals wins (a name listed twice keeps its first place).
+            .fold(
+                None,
+                |best: Option<&Candidate>, c| {
+                    if best.is_none_or(|b| c.0 > b.0) {
+                        Some(c)
+                    } else {
+                        best
+                    }
+                },
+            )
+            .copied()?;
         let place = self.places.get(pi as usize)?;
         Some(Found {
             place: place.to_match(),

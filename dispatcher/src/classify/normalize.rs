@@ -147,15 +147,21 @@ impl Normalizer {
         })
     }
 
-    /// Normalises a vocabulary phrase into its words (no spans needed).
+    /// Normalises a vocabulary phrase or place name into its words (no spans
+    /// needed). Unlike a message, a phrase has no SMS keyword to strip: the
+    /// river "Badung River" must not become "river".
     pub fn words(&self, phrase: &str) -> Vec<String> {
-        let n = self.normalize(phrase);
+        let n = self.normalize_from(phrase, 0);
         n.tokens.iter().map(|t| n.text(t).to_string()).collect()
     }
 
-    /// Normalises a text into tokens.
+    /// Normalises a message into tokens, after its SMS keyword if it has one.
     pub fn normalize(&self, text: &str) -> Normalized {
-        let body_start = self.strip_prefix(text);
+        self.normalize_from(text, self.strip_prefix(text))
+    }
+
+    /// Normalises `text` from byte `body_start` on (spans stay relative to all of `text`).
+    fn normalize_from(&self, text: &str, body_start: usize) -> Normalized {
         let body = text.get(body_start..).unwrap_or("");
         let mut out = Normalized {
             tokens: Vec::with_capacity(body.len() / 5 + 1),
@@ -433,8 +439,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The words of a message (after its SMS keyword).
     fn words(text: &str) -> Vec<String> {
-        norm().words(text)
+        let n = norm().normalize(text);
+        n.tokens.iter().map(|t| n.text(t).to_string()).collect()
     }
 
     #[test]
@@ -449,6 +457,8 @@ mod tests {
             assert_eq!(words(t), vec!["tolong"], "{t}");
         }
         assert_eq!(words("badungan tolong"), vec!["badungan", "tolong"]);
+        // A vocabulary phrase or place name has no SMS keyword.
+        assert_eq!(norm().words("Badung River"), vec!["badung", "river"]);
     }
 
     #[test]

@@ -180,6 +180,70 @@ fn two_hazards_follow_the_taxonomy_rules() {
 }
 
 #[test]
+fn everyday_wordings_of_emergencies_are_not_general() {
+    // Written for this test, in the ways callers and tourists actually put it.
+    let c = c();
+    use Category::*;
+    for (text, cat, prio) in [
+        (
+            "BADUNG kbkrn gudang dkt terminal mengwi, asap item tebel bgt",
+            Fire,
+            None,
+        ),
+        (
+            "help! my boyfriend was dragged out by the current at Dreamland beach",
+            WaterRescue,
+            Some(1),
+        ),
+        ("I smell gas strongly in the kitchen of our homestay", Hazmat, None),
+        (
+            "my daughter is having an asthma attack and her inhaler is empty",
+            Medical,
+            Some(1),
+        ),
+        ("my husband is having chest pains and sweating", Medical, Some(1)),
+        (
+            "our friend fell off a cliff while taking photos, he is bleeding a lot",
+            Medical,
+            Some(1),
+        ),
+        (
+            "diver missing near Nusa Dua, his buddy surfaced alone 30 minutes ago",
+            WaterRescue,
+            Some(1),
+        ),
+        (
+            "anak kecil kesetrum di kabel yang menjuntai depan rumah",
+            Electrical,
+            Some(1),
+        ),
+        (
+            "motor nyungsep ke got di jalan raya sempidi, pengendaranya luka",
+            TrafficAccident,
+            None,
+        ),
+        ("tabung gas meledak di warung, ada yang terluka bakar", Fire, None),
+        ("ada yang mau bunuh diri, mau lompat dari jembatan", Medical, Some(1)),
+        ("penyelam belum naik ke permukaan sudah satu jam", WaterRescue, Some(1)),
+    ] {
+        check(&c, text, cat, prio);
+    }
+}
+
+#[test]
+fn place_names_written_as_one_word_and_names_of_kind_words() {
+    let c = c();
+    let g = c.gazetteer();
+    let p = g.find_in_text("anak jatuh ke sumur di Sibangkaja").map(|p| p.name);
+    assert_eq!(p.as_deref(), Some("Sibang Kaja"));
+    let p = g.find_in_text("banjir di kerobokankelod").map(|p| p.district);
+    assert_eq!(p, Some(District::KutaUtara));
+    // "Badung" starts an SMS, not the name of a river: "the river" alone names no place.
+    let p = g.find_in_text("the river is overflowing and our street in Kerobokan is under water");
+    assert_eq!(p.map(|p| p.name).as_deref(), Some("Kerobokan"));
+}
+
+#[test]
 fn priority_cues() {
     let c = c();
     check(
@@ -227,6 +291,15 @@ fn locations_prefer_specific_places_and_respect_ambiguity() {
         g.find_in_text("kebakaran di Kerobokn Kelod").map(|p| p.district),
         Some(District::KutaUtara)
     );
+    // A name inside a longer one names the longer place: the district, not the village of Kuta.
+    for (text, district) in [
+        ("pohon tumbang menutup jalan di Kuta Utara", District::KutaUtara),
+        ("pabrik di Kuta Selatan bocor bahan kimia", District::KutaSelatan),
+        ("kebakaran di kecamatan kuta utara", District::KutaUtara),
+    ] {
+        let p = g.find_in_text(text).unwrap_or_else(|| panic!("no place in {text:?}"));
+        assert_eq!((p.kind, p.district), (PlaceKind::District, district), "{text}");
+    }
     let r = c.classify("tabrakan di Jl. Raya Sempidi, sopir terjepit");
     assert_eq!(r.location.map(|l| l.district), Some(District::Mengwi));
     assert!(r.evidence.iter().any(|e| e.kind == EvidenceKind::Place));
