@@ -191,8 +191,19 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
         Priority::ROUTINE
     } else {
         let mut level = 0u8;
-        for (m, cat, l) in &cues {
-            if cat.is_some_and(|c| c != category) || negated_by(m).is_some() {
+        let applicable: Vec<&(PhraseMatch, Option<Category>, u8)> = cues
+            .iter()
+            .filter(|(m, cat, _)| !cat.is_some_and(|c| c != category) && negated_by(m).is_none())
+            .collect();
+        // A longer cue decides over one inside it: "anjing terjepit" (a dog
+        // caught, priority 3) is not "terjepit" (a person trapped, 1).
+        let inside_longer = |m: &PhraseMatch| {
+            applicable
+                .iter()
+                .any(|(o, _, _)| o.start <= m.start && m.end <= o.end && o.len() > m.len())
+        };
+        for (m, _, l) in applicable.iter().copied() {
+            if inside_longer(m) {
                 continue;
             }
             if level == 0 || *l < level {

@@ -225,6 +225,32 @@ fn everyday_wordings_of_emergencies_are_not_general() {
         ("tabung gas meledak di warung, ada yang terluka bakar", Fire, None),
         ("ada yang mau bunuh diri, mau lompat dari jembatan", Medical, Some(1)),
         ("penyelam belum naik ke permukaan sudah satu jam", WaterRescue, Some(1)),
+        (
+            "a big wave hit the beach, people are screaming, water is rushing inland",
+            Tsunami,
+            Some(1),
+        ),
+        (
+            "an old man is wandering confused on the bypass, doesn't know where he lives",
+            MissingPerson,
+            None,
+        ),
+        (
+            "there's a huge crack in the road and the hillside is moving",
+            Landslide,
+            None,
+        ),
+        (
+            "ada kecelakaan kerja, buruh jatuh dari lantai 3 proyek hotel",
+            Medical,
+            None,
+        ),
+        // A longer cue decides over one inside it: a dog caught in a fence is not a person trapped.
+        (
+            "ada anjing terjepit di pagar, menggonggong terus kesakitan",
+            Animal,
+            Some(3),
+        ),
     ] {
         check(&c, text, cat, prio);
     }
