@@ -103,7 +103,9 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
     // phrase ("bukan cuma") negate nothing.
     negators.retain(|n| {
         !kept.iter().any(|k| k.0.overlaps(n) && k.0.len() > n.len())
-            && !not_negators.iter().any(|x| x.overlaps(n) && x.len() > n.len())
+            // A not-negator as long as the negator wins too: "sepertinya" ("it
+            // seems") is read as itself, not as the negator "seperti" plus "-nya".
+            && !not_negators.iter().any(|x| x.overlaps(n) && x.len() >= n.len())
     });
     let window = v.decision.negation_window;
     let negated_by = |m: &PhraseMatch| {
