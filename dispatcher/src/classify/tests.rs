@@ -251,6 +251,28 @@ fn everyday_wordings_of_emergencies_are_not_general() {
             Animal,
             Some(3),
         ),
+        // "sepertinya" (it seems) is not the negator "seperti" (like).
+        (
+            "ada pria tergeletak bersimbah darah di gang, sepertinya ditusuk",
+            Crime,
+            Some(1),
+        ),
+        (
+            "sepertinya ada kebocoran gas di restoran, pengunjung sudah dievakuasi",
+            Hazmat,
+            None,
+        ),
+        ("rmh sy kemasukan air, udh sebetis, hujan blm berhenti", Flood, None),
+        (
+            "my friend is stuck on the rocks at Uluwatu and the tide is coming in",
+            WaterRescue,
+            Some(1),
+        ),
+        (
+            "tlg cpt, ad kcelakaan truk vs motor di simpang kuta, korbn ga gerak",
+            TrafficAccident,
+            Some(1),
+        ),
     ] {
         check(&c, text, cat, prio);
     }
