@@ -21,6 +21,7 @@ use crate::dispatch::plans::ResponsePlans;
 use crate::domain::{Domain, DuplicatePolicy};
 use crate::http::intake::GatewayState;
 use crate::http::{AppState, Connections, UiConfig};
+use crate::live::runtime::FeedRuntime;
 use crate::live::Hub;
 use crate::store::{sqlite_url, Backend, IncidentFilter, Store};
 
@@ -37,6 +38,8 @@ pub struct Settings {
     pub feed_history: usize,
     /// Frames a subscriber may fall behind before it is dropped as lagging.
     pub feed_channel: usize,
+    /// Worker threads of the websocket connections' own runtime (see [`crate::live::runtime`]).
+    pub feed_threads: usize,
     pub aml_hmac_key: Option<String>,
     pub tile_url: Option<String>,
     pub duplicates: DuplicatePolicy,
@@ -53,6 +56,7 @@ impl Settings {
             response_plans: None,
             feed_history: 10_000,
             feed_channel: 16_384,
+            feed_threads: crate::live::runtime::default_threads(),
             aml_hmac_key: None,
             tile_url: None,
             duplicates: DuplicatePolicy::default(),
@@ -83,6 +87,7 @@ pub struct App {
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    feed: FeedRuntime,
 }
 
 impl App {
@@ -149,7 +154,9 @@ impl App {
             )));
         }
 
+        let feed = FeedRuntime::start(settings.feed_threads)?;
         let state = AppState {
+            feed: feed.handle().clone(),
             store,
             core,
             hub,
@@ -199,7 +206,13 @@ impl App {
             server,
             writer,
             background,
+            feed,
         })
+    }
+
+    /// Websocket connection tasks still running on the feed's runtime.
+    pub fn feed_tasks(&self) -> usize {
+        self.feed.alive_tasks()
     }
 
     pub fn url(&self) -> String {
@@ -217,6 +230,12 @@ impl App {
         let served = self.server.await;
         for task in self.background {
             let _ = task.await;
+        }
+        // Websocket connections (not tracked by the HTTP server once upgraded)
+        // send their close frames; a peer that does not take it is not waited for.
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.state.connections.open() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let store = self.state.store.clone();
         // The last handles to the writer go with the state; it then drains and stops.

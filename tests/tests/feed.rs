@@ -231,6 +231,7 @@ async fn a_thousand_connect_disconnect_cycles_leave_nothing_behind() {
     c.close().await;
     let fds_before = open_fds();
     let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let feed_tasks_before = t.app.feed_tasks();
     for i in 0..1000 {
         let (mut c, welcome) = FeedClient::connect(&t.url, &t.tokens.supervisor, &["map"], None).await;
         assert_eq!(welcome["type"], "welcome");
@@ -248,7 +249,8 @@ async fn a_thousand_connect_disconnect_cycles_leave_nothing_behind() {
     assert_eq!(t.app.state.connections.open(), 0);
     let settle = tokio::time::Instant::now() + Duration::from_secs(10);
     while (open_fds() > fds_before + 4
-        || tokio::runtime::Handle::current().metrics().num_alive_tasks() > tasks_before + 4)
+        || tokio::runtime::Handle::current().metrics().num_alive_tasks() > tasks_before + 4
+        || t.app.feed_tasks() > feed_tasks_before)
         && tokio::time::Instant::now() < settle
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -263,6 +265,12 @@ async fn a_thousand_connect_disconnect_cycles_leave_nothing_behind() {
     assert!(
         tasks_after <= tasks_before + 4,
         "tasks: {tasks_before} before, {tasks_after} after"
+    );
+    // Connection tasks run on the feed's own runtime: none may be left there either.
+    assert!(
+        t.app.feed_tasks() <= feed_tasks_before,
+        "connection tasks on the feed runtime: {feed_tasks_before} before, {} after",
+        t.app.feed_tasks()
     );
     t.stop().await;
 }

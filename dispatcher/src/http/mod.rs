@@ -69,6 +69,8 @@ pub struct AppState {
     pub domain: Arc<Domain>,
     pub tokens: TokenCache,
     pub connections: Connections,
+    /// Where websocket connections run (the feed's own runtime).
+    pub feed: tokio::runtime::Handle,
     pub shutdown: watch::Receiver<bool>,
     pub ui: Arc<UiConfig>,
     pub gateways: Arc<intake::GatewayState>,

@@ -7,6 +7,7 @@
 //! follower task also pulls events other nodes committed, and the hub fills any
 //! sequence gap from the store, so every node publishes the same gap-free order.
 
+pub mod runtime;
 mod snapshots;
 pub mod ws;
 

@@ -59,8 +59,13 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade, parts:
         // Must hold one whole message: a snapshot of a busy centre is megabytes.
         .max_write_buffer_size(MAX_SNAPSHOT_BYTES)
         .on_upgrade(move |socket| async move {
-            let _guard = state.connections.track();
-            Connection { socket, state }.run(header_principal).await;
+            // The connection lives on the feed's runtime, apart from intake.
+            let guard = state.connections.track();
+            let feed = state.feed.clone();
+            feed.spawn(async move {
+                let _guard = guard;
+                Connection { socket, state }.run(header_principal).await;
+            });
         }))
 }
 

@@ -1,0 +1,81 @@
+//! The feed's own threads: websocket connections run apart from intake, so fan-out cannot starve it.
+//!
+//! Fan-out work grows with subscribers × events: at a few thousand events a
+//! second to a thousand consoles it can use every core the process has. On
+//! the runtime that also serves HTTP, a burst like that left 112 reports
+//! waiting for seconds behind websocket writes (the fan-out benchmark saw
+//! POSTs time out). Connection tasks therefore run on a runtime of their own
+//! with a bounded number of worker threads (by default half the cores, at
+//! least one), and HTTP handlers, the writer and the timers keep the rest.
+//! An overloaded feed then falls behind, and its slow subscribers are
+//! dropped and catch up by sequence, while intake keeps its latency.
+//!
+//! The sockets stay registered with the main runtime's I/O driver; only the
+//! tasks that read and write them run here.
+
+use anyhow::Context;
+
+/// Feed threads when none are configured: half the cores, at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// A runtime for connection tasks; shut down (without blocking) when dropped.
+#[derive(Debug)]
+pub struct FeedRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+}
+
+impl FeedRuntime {
+    pub fn start(threads: usize) -> anyhow::Result<FeedRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("feed")
+            .enable_all()
+            .build()
+            .context("starting the feed runtime")?;
+        Ok(FeedRuntime {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// A handle to spawn connection tasks on (cheap to clone).
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
+    /// Connection tasks still alive (each ends when its socket closes).
+    pub fn alive_tasks(&self) -> usize {
+        self.handle.metrics().num_alive_tasks()
+    }
+}
+
+impl Drop for FeedRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime may block, which is refused inside async code
+        // (tests drop an App there); by now every connection has been told to
+        // close, so the remaining tasks are simply dropped.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tasks_run_on_their_own_threads_and_the_runtime_drops_inside_async_code() {
+        let feed = FeedRuntime::start(1).expect("feed runtime");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        feed.handle().spawn(async move {
+            let name = std::thread::current().name().map(str::to_owned);
+            let _ = tx.send(name);
+        });
+        assert_eq!(rx.await.expect("ran").as_deref(), Some("feed"));
+        drop(feed); // inside a runtime: must not panic
+    }
+}
