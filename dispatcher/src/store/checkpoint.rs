@@ -30,8 +30,10 @@ use anyhow::Context;
 
 /// How often the WAL is copied back into the database file.
 const EVERY: Duration = Duration::from_millis(250);
-/// WAL size (in 4 KiB pages: 16 MiB) above which the writer is asked to let it start over.
-pub const REWIND_ABOVE_FRAMES: i64 = 4096;
+/// WAL size (in 4 KiB pages: 64 MiB) above which the writer is asked to let it
+/// start over. Each rewind costs the writer a pause of a few milliseconds; at
+/// full load the WAL grows by ~150 MB/s, so a smaller bound means more pauses.
+pub const REWIND_ABOVE_FRAMES: i64 = 16_384;
 
 /// The checkpoint thread; it stops (after a last checkpoint) when dropped.
 #[derive(Debug)]
