@@ -46,6 +46,9 @@ struct Common {
     /// Log JSON lines instead of text.
     #[arg(long, global = true, env = "DISPATCHER_LOG_JSON")]
     log_json: bool,
+    /// Threads for websocket connections, apart from intake (default: half the cores, at least 1).
+    #[arg(long, global = true, env = "DISPATCHER_FEED_THREADS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    feed_threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,9 @@ impl Common {
         s.response_plans = self.response_plans.clone();
         s.tile_url = self.tile_url.clone();
         s.aml_hmac_key = self.aml_hmac_key.clone();
+        if let Some(n) = self.feed_threads {
+            s.feed_threads = usize::from(n);
+        }
         s
     }
 }
