@@ -251,6 +251,21 @@ fn everyday_wordings_of_emergencies_are_not_general() {
             Animal,
             Some(3),
         ),
+        (
+            "jukung nelayan hilang kontak sejak kemarin, belum kembali ke pantai",
+            WaterRescue,
+            Some(1),
+        ),
+        (
+            "we are stuck in the villa, the water outside is waist deep and rising",
+            Flood,
+            Some(1),
+        ),
+        (
+            "ada perkelahian di depan bar, ada yang bawa botol pecah",
+            Crime,
+            Some(1),
+        ),
         // "sepertinya" (it seems) is not the negator "seperti" (like).
         (
             "ada pria tergeletak bersimbah darah di gang, sepertinya ditusuk",
