@@ -116,9 +116,31 @@ fn harmless_idioms_are_general() {
         "warung lagi banjir order, kurir kurang",
         "awas serangan fajar menjelang pemilihan kepala desa",
         "jalan rusak parah sudah lama di depan sekolah, mohon diperbaiki",
+        // Drills, films, aftermath, telecom cables, spilled sand, asking the way, complaints.
+        "pelatihan pemadam kebakaran untuk warga banjar minggu depan, mohon info pendaftaran",
+        "mohon izin mengadakan simulasi gempa dan tsunami di sekolah kami",
+        "film tentang tsunami Aceh diputar di balai banjar malam ini",
+        "ada bekas kebakaran lahan minggu lalu, minta dibersihkan puingnya",
+        "kabel internet menjuntai rendah di jalan, sudah lama tidak diperbaiki",
+        "jalan licin karena tumpahan pasir dari truk proyek, mohon dibersihkan",
+        "my phone died and I'm lost in Seminyak, which way to Legian?",
+        "saya mau komplain, pelayanan ambulans kemarin lambat datangnya, ibu saya sudah sembuh",
     ] {
         check(&c, t, Category::General, Some(4));
     }
+    // The same words in a real emergency still count.
+    check(
+        &c,
+        "simulasi gempa selesai, tapi sekarang ada kebakaran sungguhan di dapur sekolah",
+        Category::Fire,
+        None,
+    );
+    check(
+        &c,
+        "im lost, my friend collapsed and is not breathing",
+        Category::Medical,
+        Some(1),
+    );
     let r = c.classify("toko online kami banjir diskon akhir tahun");
     assert!(r.evidence.iter().any(|e| e.kind == EvidenceKind::Harmless));
 }
