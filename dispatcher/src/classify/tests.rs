@@ -279,6 +279,22 @@ fn everyday_wordings_of_emergencies_are_not_general() {
             Some(1),
         ),
         (
+            "a jellyfish stung my son, his face is swelling and he struggles to breathe",
+            Medical,
+            Some(1),
+        ),
+        ("ada mayat mengapung di sungai dekat jembatan", WaterRescue, Some(2)),
+        (
+            "the ground shook really hard and part of the temple wall fell down",
+            Earthquake,
+            None,
+        ),
+        (
+            "mobil masuk jurang di jalan menuju Pelaga, sopir belum dievakuasi",
+            TrafficAccident,
+            Some(1),
+        ),
+        (
             "we are stuck in the villa, the water outside is waist deep and rising",
             Flood,
             Some(1),
