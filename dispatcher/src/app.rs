@@ -233,10 +233,7 @@ impl App {
         }
         // Websocket connections (not tracked by the HTTP server once upgraded)
         // send their close frames; a peer that does not take it is not waited for.
-        let until = tokio::time::Instant::now() + Duration::from_secs(2);
-        while self.state.connections.open() > 0 && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.state.connections.all_closed()).await;
         let store = self.state.store.clone();
         // The last handles to the writer go with the state; it then drains and stops.
         drop(self.state);

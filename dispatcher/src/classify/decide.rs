@@ -199,13 +199,8 @@ pub(crate) fn decide(v: &Vocabulary, text: &str, tokens: &[Token], ids: &[[Optio
             .collect();
         // A longer cue decides over one inside it: "anjing terjepit" (a dog
         // caught, priority 3) is not "terjepit" (a person trapped, 1).
-        let inside_longer = |m: &PhraseMatch| {
-            applicable
-                .iter()
-                .any(|(o, _, _)| o.start <= m.start && m.end <= o.end && o.len() > m.len())
-        };
         for (m, _, l) in applicable.iter().copied() {
-            if inside_longer(m) {
+            if applicable.iter().any(|(o, _, _)| m.is_inside(o)) {
                 continue;
             }
             if level == 0 || *l < level {

@@ -308,17 +308,9 @@ impl Gazetteer {
         let (_, pi, s, e) = candidates
             .iter()
             .filter(|c| !inside_longer(c))
-            // The first of equals wins (a name listed twice keeps its first place).
-            .fold(
-                None,
-                |best: Option<&Candidate>, c| {
-                    if best.is_none_or(|b| c.0 > b.0) {
-                        Some(c)
-                    } else {
-                        best
-                    }
-                },
-            )
+            // Reversed so that of equal keys the first found wins (`max_by_key` keeps the last).
+            .rev()
+            .max_by_key(|c| c.0)
             .copied()?;
         let place = self.places.get(pi as usize)?;
         Some(Found {

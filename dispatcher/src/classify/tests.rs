@@ -332,7 +332,7 @@ fn everyday_wordings_of_emergencies_are_not_general() {
 }
 
 #[test]
-fn place_names_written_as_one_word_and_names_of_kind_words() {
+fn place_names_written_as_one_word_and_a_bare_river_is_no_place() {
     let c = c();
     let g = c.gazetteer();
     let p = g.find_in_text("anak jatuh ke sumur di Sibangkaja").map(|p| p.name);

@@ -52,6 +52,10 @@ impl PhraseMatch {
     pub fn len(&self) -> usize {
         self.end + 1 - self.start
     }
+    /// Lies within `other`, which is longer.
+    pub fn is_inside(&self, other: &PhraseMatch) -> bool {
+        other.start <= self.start && self.end <= other.end && other.len() > self.len()
+    }
 }
 
 /// A precedence rule between two hazards.
@@ -321,5 +325,25 @@ impl Vocabulary {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Two entries that normalise to the same words for the same purpose
+    /// ("sesak napas" and "sesak nafas", "kesetrum" and "tersetrum") are one
+    /// phrase written twice: the second adds nothing and hides which one matched.
+    #[test]
+    fn no_phrase_is_listed_twice_under_another_spelling() {
+        let c = super::super::Classifier::embedded().expect("embedded data");
+        let mut seen = std::collections::HashMap::new();
+        let mut twice = Vec::new();
+        for p in &c.vocab.phrases {
+            let key = (p.words.clone(), p.gaps.clone(), format!("{:?}", p.target));
+            if let Some(first) = seen.insert(key, p.text.clone()) {
+                twice.push(format!("{first:?} and {:?} ({:?})", p.text, p.target));
+            }
+        }
+        assert!(twice.is_empty(), "listed twice: {twice:#?}");
     }
 }

@@ -29,26 +29,46 @@ use crate::store::Store;
 /// Largest accepted request body (a report's 4,000 characters fit many times over).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Counts open websocket connections (so tests can see none leak).
+/// Counts open websocket connections: shutdown waits for them to close, tests check none leak.
 #[derive(Debug, Clone, Default)]
-pub struct Connections(Arc<AtomicUsize>);
+pub struct Connections(Arc<ConnectionCount>);
+
+#[derive(Debug, Default)]
+pub struct ConnectionCount {
+    open: AtomicUsize,
+    /// Woken when the count drops to zero.
+    none_left: tokio::sync::Notify,
+}
 
 #[derive(Debug)]
-pub struct ConnectionGuard(Arc<AtomicUsize>);
+pub struct ConnectionGuard(Arc<ConnectionCount>);
 
 impl Connections {
     pub fn track(&self) -> ConnectionGuard {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.0.open.fetch_add(1, Ordering::SeqCst);
         ConnectionGuard(self.0.clone())
     }
     pub fn open(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.0.open.load(Ordering::SeqCst)
+    }
+    /// Resolves once no connection is open.
+    pub async fn all_closed(&self) {
+        loop {
+            // Registered before the check, so a close in between is not missed.
+            let woken = self.0.none_left.notified();
+            if self.open() == 0 {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.none_left.notify_waiters();
+        }
     }
 }
 

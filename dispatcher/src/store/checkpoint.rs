@@ -50,7 +50,7 @@ impl Checkpointer {
     }
 
     /// [`Checkpointer::start`] with another period and rewind threshold (tests).
-    pub fn start_with(file: &Path, every: Duration, rewind_above_frames: i64) -> anyhow::Result<Checkpointer> {
+    pub(crate) fn start_with(file: &Path, every: Duration, rewind_above_frames: i64) -> anyhow::Result<Checkpointer> {
         let conn =
             rusqlite::Connection::open(file).with_context(|| format!("opening {} for checkpoints", file.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;

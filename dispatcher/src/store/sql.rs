@@ -210,7 +210,6 @@ pub async fn fetch_one(conn: &mut WriteConn<'_>, sql: &str, params: &[Value]) ->
     fetch_optional(conn, sql, params).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Binds `$N` placeholders by their number, whatever order they appear in.
 /// The statement as the native SQLite connection runs it: `$N` placeholders
 /// become `?N`. SQLite numbers `$N` by order of appearance, so binding them
 /// meant looking each name up (a linear scan per parameter: quadratic for the
