@@ -19,7 +19,8 @@
 //! `cargo bench -p dispatcher --bench ingest`. Knobs (environment): `BENCH_CONNECTIONS` (64),
 //! `BENCH_WARMUP_S` (2), `BENCH_SECONDS` (10), `BENCH_OPEN_RATE` (1000), `BENCH_OPEN_SECONDS`
 //! (10), `BENCH_SERVER_THREADS` / `BENCH_CLIENT_THREADS` (2 / 2), `BENCH_TMPDIR` (where the
-//! SQLite files go; must be a real disk for fsync to mean anything).
+//! SQLite files go; must be a real disk for fsync to mean anything), `BENCH_BASELINES=0` (ours
+//! only, no ratios: for profiling).
 
 #[path = "support/http.rs"]
 mod http;
@@ -77,6 +78,20 @@ fn report_body(rng: &mut StdRng, n: u64) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).expect("json"))
 }
 
+/// One line of the closed-loop table.
+struct Row {
+    name: &'static str,
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+    duplicates: u64,
+    answered: usize,
+    first_error: Option<String>,
+    cpu_us: f64,
+    writer_us: f64,
+}
+
 #[derive(Clone)]
 struct Target {
     name: &'static str,
@@ -94,6 +109,8 @@ struct Stats {
     window: Duration,
     /// CPU time of the whole process (servers + client) during the measured window.
     cpu: Duration,
+    /// CPU time of the SQLite writer thread during the measured window.
+    writer_cpu: Duration,
 }
 
 impl Stats {
@@ -123,7 +140,26 @@ impl Stats {
 /// Throughput on a shared machine moves with whatever else runs; the CPU spent
 /// per request does much less, so the report shows both.
 fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// CPU time of the dispatcher's SQLite writer thread so far (zero while there is none):
+/// the single writer is what limits ingest, so its time per report is the figure to watch.
+fn writer_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == dispatcher::core::WRITER_THREAD)
+        })
+        .map(|t| stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
+        .sum()
+}
+
+/// utime + stime of a `/proc/.../stat` line.
+fn stat_cpu(stat: &str) -> Duration {
     // Fields after the command name (which is in parentheses and may hold spaces).
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -163,9 +199,12 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     let end = from + measure;
     let cpu_window = tokio::spawn(async move {
         tokio::time::sleep_until(from.into()).await;
-        let before = process_cpu();
+        let before = (process_cpu(), writer_cpu());
         tokio::time::sleep_until(end.into()).await;
-        process_cpu().saturating_sub(before)
+        (
+            process_cpu().saturating_sub(before.0),
+            writer_cpu().saturating_sub(before.1),
+        )
     });
     let mut tasks = Vec::new();
     for c in 0..conns {
@@ -204,7 +243,7 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     for task in tasks {
         all.merge(task.await.expect("client task"));
     }
-    all.cpu = cpu_window.await.expect("cpu window");
+    (all.cpu, all.writer_cpu) = cpu_window.await.expect("cpu window");
     all
 }
 
@@ -440,71 +479,81 @@ fn main() {
             auth: Some(format!("Bearer {token}")),
         },
     ];
+    // `BENCH_BASELINES=0` measures only ours (for profiling; no ratios then).
+    let with_baselines = env_or("BENCH_BASELINES", 1u8) != 0;
     let mut results = Vec::new();
-    for t in &targets {
+    for t in targets.iter().skip(if with_baselines { 0 } else { 2 }) {
         let mut s = client_rt.block_on(closed_loop(t.clone(), conns, warmup, measure));
-        let (p50, p99) = (s.pct(0.50), s.pct(0.99));
-        results.push((
-            t.name,
-            s.rate(),
-            p50,
-            p99,
-            s.errors,
-            s.duplicates,
-            s.latencies.len(),
-            s.first_error.clone(),
-            s.cpu.as_secs_f64() * 1e6 / s.latencies.len().max(1) as f64,
-        ));
+        let answered = s.latencies.len().max(1) as f64;
+        results.push(Row {
+            name: t.name,
+            rate: s.rate(),
+            p50: s.pct(0.50),
+            p99: s.pct(0.99),
+            errors: s.errors,
+            duplicates: s.duplicates,
+            answered: s.latencies.len(),
+            first_error: s.first_error.clone(),
+            cpu_us: s.cpu.as_secs_f64() * 1e6 / answered,
+            writer_us: s.writer_cpu.as_secs_f64() * 1e6 / answered,
+        });
     }
 
     println!(
-        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} | {:>12} |",
-        "target (closed loop)", "req/s", "p50", "p99", "errors", "CPU µs/req"
+        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} | {:>12} | {:>15} |",
+        "target (closed loop)", "req/s", "p50", "p99", "errors", "CPU µs/req", "writer µs/req"
     );
     println!(
-        "|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|{:->14}|",
-        "", "", "", "", "", ""
+        "|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|{:->14}|{:->17}|",
+        "", "", "", "", "", "", ""
     );
-    for (name, rate, p50, p99, errors, _, _, _, cpu) in &results {
+    for r in &results {
+        let writer = if r.writer_us > 0.0 {
+            format!("{:.0}", r.writer_us)
+        } else {
+            "-".into()
+        };
         println!(
-            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} | {:>12.0} |",
-            name,
-            rate,
-            ms(*p50),
-            ms(*p99),
-            errors,
-            cpu
+            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} | {:>12.0} | {:>15} |",
+            r.name,
+            r.rate,
+            ms(r.p50),
+            ms(r.p99),
+            r.errors,
+            r.cpu_us,
+            writer
         );
     }
-    println!("(CPU µs/req: user + system time of the whole process, servers and client, per answered request)");
-    for (name, _, _, _, _, _, _, first_error, _) in &results {
-        if let Some(e) = first_error {
-            println!("first error from {name}: {e}");
+    println!("(CPU µs/req: user + system time of the whole process, servers and client, per answered request;");
+    println!(" writer µs/req: that of the dispatcher's single SQLite writer thread alone)");
+    for r in &results {
+        if let Some(e) = &r.first_error {
+            println!("first error from {}: {e}", r.name);
         }
     }
-    let ingest = &results[2];
+    let ingest = &results[results.len() - 1];
     println!(
         "ingest: {} reports answered in the window, {:.1}% joined an existing incident as duplicates",
-        ingest.6,
-        100.0 * ingest.5 as f64 / (ingest.6.max(1)) as f64
+        ingest.answered,
+        100.0 * ingest.duplicates as f64 / (ingest.answered.max(1)) as f64
     );
-    let hello_rate = results[0].1;
-    let naive_rate = results[1].1;
-    let r_hello = ingest.1 / hello_rate;
-    let r_naive = ingest.1 / naive_rate;
-    println!();
-    println!("| ratio | value | target | verdict |");
-    println!("|---|---|---|---|");
-    println!(
-        "| ingest / hello-world | {:.2} | >= 0.40 | {} |",
-        r_hello,
-        verdict(r_hello >= 0.40)
-    );
-    println!(
-        "| ingest / naive writer | {:.1}x | >= 10x | {} |",
-        r_naive,
-        verdict(r_naive >= 10.0)
-    );
+    if with_baselines {
+        let r_hello = ingest.rate / results[0].rate;
+        let r_naive = ingest.rate / results[1].rate;
+        println!();
+        println!("| ratio | value | target | verdict |");
+        println!("|---|---|---|---|");
+        println!(
+            "| ingest / hello-world | {:.2} | >= 0.40 | {} |",
+            r_hello,
+            verdict(r_hello >= 0.40)
+        );
+        println!(
+            "| ingest / naive writer | {:.1}x | >= 10x | {} |",
+            r_naive,
+            verdict(r_naive >= 10.0)
+        );
+    }
 
     // Open loop on the same App (its database already holds the closed-loop reports).
     let open_warmup = Duration::from_secs(1);

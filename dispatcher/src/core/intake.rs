@@ -76,6 +76,9 @@ impl CreateReport {
 #[async_trait]
 impl Command for CreateReport {
     type Output = ReportAccepted;
+    // Validated and classified before the writer; after its first write only
+    // a database error can fail it (auto-dispatch has a savepoint of its own).
+    const NEEDS_SAVEPOINT: bool = false;
     async fn apply(self, w: &mut Write<'_>) -> Result<ReportAccepted, ApiError> {
         let r = self.report;
         let classification = self.classification;
@@ -205,7 +208,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
             if existing.location.is_none() {
                 existing.location = location.clone();
             }
-            write::update_incident(&mut w.conn, &existing).await?;
+            write::update_incident_body(&mut w.conn, &existing).await?;
             existing
         }
         None => open_incident(w, &intake.text, location.clone(), district, &c).await?,

@@ -107,19 +107,21 @@ impl Connection {
         )
     }
 
-    /// Queues a message without flushing (see [`Self::flush`]).
-    async fn feed(&mut self, msg: Message) -> bool {
-        matches!(
-            tokio::time::timeout(SEND_TIMEOUT, self.socket.feed(msg)).await,
-            Ok(Ok(()))
-        )
-    }
-
-    async fn flush(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(SEND_TIMEOUT, self.socket.flush()).await,
-            Ok(Ok(()))
-        )
+    /// Writes frames with one flush at the end, under one deadline for all of
+    /// them: under load a connection wakes for many frames at once, and one
+    /// write and one timer per wake (not per frame) is what keeps up.
+    async fn send_all(&mut self, frames: Vec<Utf8Bytes>) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        let socket = &mut self.socket;
+        let write = async move {
+            for json in frames {
+                socket.feed(Message::Text(json)).await?;
+            }
+            socket.flush().await
+        };
+        matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -202,14 +204,18 @@ impl Connection {
                 // Frames up to what the client saw may still come by broadcast
                 // (a batch between apply and broadcast): never twice.
                 floor = last_seq.unwrap_or(i64::MIN);
-                for f in frames {
-                    track_unit_incident(&f, my_unit.as_ref(), &mut unit_incident);
-                    if wanted.iter().any(|t| on_topic(&f, t, unit_incident))
-                        && !self.send(Message::Text(f.json.clone())).await
-                    {
+                for chunk in frames.chunks(MAX_FRAMES_PER_FLUSH) {
+                    let mut outgoing = Vec::with_capacity(chunk.len());
+                    for f in chunk {
+                        track_unit_incident(f, my_unit.as_ref(), &mut unit_incident);
+                        if wanted.iter().any(|t| on_topic(f, t, unit_incident)) {
+                            outgoing.push(f.json.clone());
+                        }
+                        floor = f.seq;
+                    }
+                    if !self.send_all(outgoing).await {
                         return;
                     }
-                    floor = f.seq;
                 }
             }
             Start::Snapshot => {
@@ -289,7 +295,7 @@ impl Connection {
                                 Err(_) => break,
                             }
                         }
-                        let mut fed = false;
+                        let mut outgoing = Vec::with_capacity(queued.len());
                         for f in queued {
                             if f.seq <= floor {
                                 continue;
@@ -305,25 +311,18 @@ impl Connection {
                                     continue;
                                 }
                             }
-                            if !self.feed(Message::Text(f.json.clone())).await {
-                                return;
-                            }
-                            fed = true;
+                            outgoing.push(f.json.clone());
                         }
                         if let Some(n) = lagged {
+                            let _ = self.send_all(outgoing).await;
                             let _ = self.send(error("lagging", format!("{n} events behind; reconnect with last_seq={floor}"), None)).await;
                             self.close(1008, "lagging").await;
                             return;
                         }
-                        if rx.is_empty() && !positions.is_empty() {
-                            for (_, p) in positions.drain() {
-                                if !self.feed(Message::Text(p.json.clone())).await {
-                                    return;
-                                }
-                            }
-                            fed = true;
+                        if rx.is_empty() {
+                            outgoing.extend(positions.drain().map(|(_, p)| p.json.clone()));
                         }
-                        if fed && !self.flush().await {
+                        if !self.send_all(outgoing).await {
                             return;
                         }
                     }

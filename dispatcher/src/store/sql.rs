@@ -26,6 +26,15 @@ pub enum WriteConn<'a> {
 }
 
 impl WriteConn<'_> {
+    /// Rows inserted, updated or deleted on this connection so far, where the
+    /// backend tells (the native SQLite connection); `None` otherwise.
+    pub fn total_changes(&self) -> Option<u64> {
+        match self {
+            WriteConn::Sqlite(c) => Some(c.total_changes()),
+            WriteConn::Sqlx(_) => None,
+        }
+    }
+
     /// The same connection, borrowed for a shorter time (to hand to one command).
     pub fn reborrow(&mut self) -> WriteConn<'_> {
         match self {

@@ -148,6 +148,25 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
     Ok(())
 }
 
+/// Rewrites an incident whose queue, status and priority are unchanged (a
+/// duplicate report, a better caller location). Setting only `updated_us` and
+/// `body` matters: SQLite rewrites the entries of every index on a column named
+/// in `SET`, changed or not, and the queue and active indexes are scattered
+/// pages a batch would otherwise dirty (and write to the WAL) per report.
+pub async fn update_incident_body(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
+    execute(
+        conn,
+        "UPDATE incidents SET updated_us = $1, body = $2 WHERE id = $3",
+        &[
+            to_micros(i.updated_at).into(),
+            encode(i)?.into(),
+            i.id.to_string().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn load_incident(conn: &mut WriteConn<'_>, id: IncidentId) -> DbResult<Option<Incident>> {
     decode_body(
         fetch_optional(
