@@ -219,7 +219,11 @@ impl Core {
                 })?;
                 // Resolves when the writer has drained (or its thread died).
                 tokio::spawn(async move {
-                    let _ = done.await;
+                    if done.await.is_err() {
+                        tracing::error!(
+                            "the SQLite writer thread died before draining (a panic): nothing more is written"
+                        );
+                    }
                 })
             }
             None => tokio::spawn(writer_loop(Writer::Pool(store.writer.clone()), domain, hub, rx)),
