@@ -531,7 +531,7 @@ fn main() {
             println!("first error from {}: {e}", r.name);
         }
     }
-    let ingest = &results[results.len() - 1];
+    let ingest = results.last().expect("ours was measured");
     println!(
         "ingest: {} reports answered in the window, {:.1}% joined an existing incident as duplicates",
         ingest.answered,

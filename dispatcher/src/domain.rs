@@ -51,4 +51,16 @@ impl Domain {
             duplicates,
         }
     }
+
+    /// The embedded classifier and response plans, the system clock, default
+    /// duplicate policy: what unit tests of the writer and the hub run on.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Domain {
+        Domain::new(
+            Clock::System,
+            Arc::new(Classifier::embedded().expect("embedded classifier")),
+            ResponsePlans::embedded().expect("embedded response plans"),
+            DuplicatePolicy::default(),
+        )
+    }
 }

@@ -93,6 +93,24 @@ async fn lifecycle_is_enforced_and_corrections_are_kept(db: Db) {
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body["status"], "triaged");
+    // A second caller joins it; the stored row's columns (which the list
+    // filters on) follow the transition, and the duplicate leaves them so.
+    let again = t
+        .report("Orang pingsan di pasar, belum sadar juga", -8.548, 115.171)
+        .await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let triaged = t.get("/api/v1/incidents?status=triaged", &t.tokens.call_taker).await;
+    assert_eq!(ids(&triaged.body), vec![id.to_owned()]);
+    assert_eq!(triaged.body[0]["reports"], 2);
+    let new = t.get("/api/v1/incidents?status=new", &t.tokens.call_taker).await;
+    assert!(ids(&new.body).is_empty(), "{}", new.body);
 
     let patched = t.call("PATCH", &path, &t.tokens.dispatcher, Some(json!({"priority": 2, "location": {"lat": -8.55, "lon": 115.17, "source": "manual", "label": "Pasar Mengwi"}}))).await;
     assert_eq!(patched.status, 200, "{}", patched.body);

@@ -210,7 +210,7 @@ async fn locate_incident(w: &mut Write<'_>, call: &Call) -> Result<(), ApiError>
     }
     let from = incident.location.replace(loc.clone());
     incident.updated_at = w.now;
-    write::update_incident_body(&mut w.conn, &incident).await?;
+    write::update_incident(&mut w.conn, &incident).await?;
     w.emit_as(
         &Actor::system(),
         Event::IncidentCorrected {

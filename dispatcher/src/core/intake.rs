@@ -208,7 +208,7 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
             if existing.location.is_none() {
                 existing.location = location.clone();
             }
-            write::update_incident_body(&mut w.conn, &existing).await?;
+            write::update_incident(&mut w.conn, &existing).await?;
             existing
         }
         None => open_incident(w, &intake.text, location.clone(), district, &c).await?,

@@ -318,7 +318,11 @@ async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs:
         // connection can tell whether a failed one wrote anything.
         let mut open = false;
         for job in jobs.iter_mut() {
-            let changes_before = conn.total_changes().filter(|_| !job.needs_savepoint());
+            let changes_before = if job.needs_savepoint() {
+                None
+            } else {
+                conn.total_changes()
+            };
             let step = match (changes_before, open) {
                 (None, true) => Some("RELEASE SAVEPOINT job; SAVEPOINT job"),
                 (None, false) => Some("SAVEPOINT job"),
@@ -389,10 +393,6 @@ async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Classifier;
-    use crate::clock::Clock;
-    use crate::dispatch::plans::ResponsePlans;
-    use crate::domain::DuplicatePolicy;
     use crate::store::sql::execute;
 
     /// Writes a row into `incident_numbers` (year = `year`), then fails if asked to.
@@ -448,12 +448,7 @@ mod tests {
         let store = Store::connect(&crate::store::sqlite_url(dir.path()))
             .await
             .expect("store");
-        let domain = Arc::new(Domain::new(
-            Clock::System,
-            Arc::new(Classifier::embedded().expect("classifier")),
-            ResponsePlans::embedded().expect("plans"),
-            DuplicatePolicy::default(),
-        ));
+        let domain = Arc::new(Domain::for_tests());
         let hub = Hub::new(store.clone(), domain.clone(), 0, 100, 100);
         let (conn, checkpoints) = store.open_native_writer().expect("writer").expect("sqlite");
         let mut writer = Writer::Sqlite { conn, checkpoints };

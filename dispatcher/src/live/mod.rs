@@ -343,21 +343,11 @@ impl Topic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Classifier;
-    use crate::clock::Clock;
-    use crate::dispatch::plans::ResponsePlans;
-    use crate::domain::DuplicatePolicy;
     use incident_types::{Actor, Event, IncidentStatus};
 
     async fn hub(dir: &std::path::Path) -> Hub {
         let store = Store::connect(&crate::store::sqlite_url(dir)).await.expect("store");
-        let domain = Domain::new(
-            Clock::System,
-            Arc::new(Classifier::embedded().expect("classifier")),
-            ResponsePlans::embedded().expect("plans"),
-            DuplicatePolicy::default(),
-        );
-        Hub::new(store, Arc::new(domain), 0, 100, 100)
+        Hub::new(store, Arc::new(Domain::for_tests()), 0, 100, 100)
     }
 
     fn record(seq: i64) -> EventRecord {

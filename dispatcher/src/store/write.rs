@@ -129,41 +129,51 @@ pub async fn insert_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
     Ok(())
 }
 
+/// Stores an incident's new state.
+///
+/// Most updates (a duplicate report, a better caller location, a transcript)
+/// leave queue, status and priority as they were, and then only the body and
+/// `updated_us` are set: SQLite rewrites the entries of every index on a
+/// column named in `SET`, changed or not, and the queue and active indexes
+/// are scattered pages a batch would otherwise dirty (and write to the WAL)
+/// for nothing. When those columns did change, the narrow update matches no
+/// row and the full one runs.
 pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
-    execute(
+    let body = encode(i)?;
+    let (id, queue, status) = (i.id.to_string(), i.queue.as_str(), i.status.as_str());
+    let priority = i64::from(i.priority.level());
+    let updated_us = to_micros(i.updated_at);
+    let narrow = execute(
         conn,
-        "UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6 \
-         WHERE id = $7",
+        "UPDATE incidents SET updated_us = $1, body = $2 \
+         WHERE id = $3 AND queue = $4 AND status = $5 AND priority = $6",
         &[
-            i.queue.as_str().into(),
-            i.status.as_str().into(),
-            i.status.is_active().into(),
-            i64::from(i.priority.level()).into(),
-            to_micros(i.updated_at).into(),
-            encode(i)?.into(),
-            i.id.to_string().into(),
+            updated_us.into(),
+            body.as_str().into(),
+            id.as_str().into(),
+            queue.into(),
+            status.into(),
+            priority.into(),
         ],
     )
     .await?;
-    Ok(())
-}
-
-/// Rewrites an incident whose queue, status and priority are unchanged (a
-/// duplicate report, a better caller location). Setting only `updated_us` and
-/// `body` matters: SQLite rewrites the entries of every index on a column named
-/// in `SET`, changed or not, and the queue and active indexes are scattered
-/// pages a batch would otherwise dirty (and write to the WAL) per report.
-pub async fn update_incident_body(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
-    execute(
-        conn,
-        "UPDATE incidents SET updated_us = $1, body = $2 WHERE id = $3",
-        &[
-            to_micros(i.updated_at).into(),
-            encode(i)?.into(),
-            i.id.to_string().into(),
-        ],
-    )
-    .await?;
+    if narrow == 0 {
+        execute(
+            conn,
+            "UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6 \
+             WHERE id = $7",
+            &[
+                queue.into(),
+                status.into(),
+                i.status.is_active().into(),
+                priority.into(),
+                updated_us.into(),
+                body.into(),
+                id.into(),
+            ],
+        )
+        .await?;
+    }
     Ok(())
 }
 
