@@ -20,7 +20,7 @@
 //! `BENCH_WARMUP_S` (2), `BENCH_SECONDS` (10), `BENCH_OPEN_RATE` (1000), `BENCH_OPEN_SECONDS`
 //! (10), `BENCH_SERVER_THREADS` / `BENCH_CLIENT_THREADS` (2 / 2), `BENCH_TMPDIR` (where the
 //! SQLite files go; must be a real disk for fsync to mean anything), `BENCH_BASELINES=0` (ours
-//! only, no ratios: for profiling).
+//! only, no ratios: for profiling), `RUST_LOG` (the servers' log, e.g. `warn`; none by default).
 
 #[path = "support/http.rs"]
 mod http;
@@ -90,6 +90,7 @@ struct Row {
     first_error: Option<String>,
     cpu_us: f64,
     writer_us: f64,
+    writer_kib: f64,
 }
 
 #[derive(Clone)]
@@ -110,7 +111,7 @@ struct Stats {
     /// CPU time of the whole process (servers + client) during the measured window.
     cpu: Duration,
     /// CPU time of the SQLite writer thread during the measured window.
-    writer_cpu: Duration,
+    writer: WriterUsage,
 }
 
 impl Stats {
@@ -143,19 +144,57 @@ fn process_cpu() -> Duration {
     stat_cpu(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
 }
 
-/// CPU time of the dispatcher's SQLite writer thread so far (zero while there is none):
-/// the single writer is what limits ingest, so its time per report is the figure to watch.
-fn writer_cpu() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    tasks
-        .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == dispatcher::core::WRITER_THREAD)
-        })
-        .map(|t| stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
-        .sum()
+/// What the dispatcher's SQLite writer thread has used so far (zero while there is none).
+#[derive(Debug, Default, Clone, Copy)]
+struct WriterUsage {
+    /// utime + stime: the single writer is what limits ingest, so its time per
+    /// report is the figure to watch.
+    cpu: Duration,
+    /// Bytes it handed to `write`/`pwrite` (`wchar` in `/proc/.../io`): almost
+    /// all WAL frames, so this counts the pages a commit dirties. Unlike time,
+    /// it does not move with the machine's load.
+    written: u64,
+}
+
+impl WriterUsage {
+    fn now() -> WriterUsage {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return WriterUsage::default();
+        };
+        tasks
+            .flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == dispatcher::core::WRITER_THREAD)
+            })
+            .map(|t| WriterUsage {
+                cpu: stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()),
+                written: io_field(
+                    &std::fs::read_to_string(t.path().join("io")).unwrap_or_default(),
+                    "wchar",
+                ),
+            })
+            .fold(WriterUsage::default(), |a, b| WriterUsage {
+                cpu: a.cpu + b.cpu,
+                written: a.written + b.written,
+            })
+    }
+
+    fn since(self, before: WriterUsage) -> WriterUsage {
+        WriterUsage {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            written: self.written.saturating_sub(before.written),
+        }
+    }
+}
+
+/// One `name: value` line of a `/proc/.../io` file.
+fn io_field(io: &str, name: &str) -> u64 {
+    io.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim() == name)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// utime + stime of a `/proc/.../stat` line.
@@ -199,11 +238,11 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     let end = from + measure;
     let cpu_window = tokio::spawn(async move {
         tokio::time::sleep_until(from.into()).await;
-        let before = (process_cpu(), writer_cpu());
+        let before = (process_cpu(), WriterUsage::now());
         tokio::time::sleep_until(end.into()).await;
         (
             process_cpu().saturating_sub(before.0),
-            writer_cpu().saturating_sub(before.1),
+            WriterUsage::now().since(before.1),
         )
     });
     let mut tasks = Vec::new();
@@ -243,7 +282,7 @@ async fn closed_loop(t: Target, conns: usize, warmup: Duration, measure: Duratio
     for task in tasks {
         all.merge(task.await.expect("client task"));
     }
-    (all.cpu, all.writer_cpu) = cpu_window.await.expect("cpu window");
+    (all.cpu, all.writer) = cpu_window.await.expect("cpu window");
     all
 }
 
@@ -409,6 +448,9 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
     let conns: usize = env_or("BENCH_CONNECTIONS", 64);
     let warmup = Duration::from_secs_f64(env_or("BENCH_WARMUP_S", 2.0));
     let measure = Duration::from_secs_f64(env_or("BENCH_SECONDS", 10.0));
@@ -495,37 +537,40 @@ fn main() {
             answered: s.latencies.len(),
             first_error: s.first_error.clone(),
             cpu_us: s.cpu.as_secs_f64() * 1e6 / answered,
-            writer_us: s.writer_cpu.as_secs_f64() * 1e6 / answered,
+            writer_us: s.writer.cpu.as_secs_f64() * 1e6 / answered,
+            writer_kib: s.writer.written as f64 / 1024.0 / answered,
         });
     }
 
     println!(
-        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} | {:>12} | {:>15} |",
-        "target (closed loop)", "req/s", "p50", "p99", "errors", "CPU µs/req", "writer µs/req"
+        "| {:<36} | {:>10} | {:>10} | {:>10} | {:>8} | {:>12} | {:>15} | {:>16} |",
+        "target (closed loop)", "req/s", "p50", "p99", "errors", "CPU µs/req", "writer µs/req", "writer KiB/req"
     );
     println!(
-        "|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|{:->14}|{:->17}|",
-        "", "", "", "", "", "", ""
+        "|{:-<38}|{:->12}|{:->12}|{:->12}|{:->10}|{:->14}|{:->17}|{:->18}|",
+        "", "", "", "", "", "", "", ""
     );
     for r in &results {
-        let writer = if r.writer_us > 0.0 {
-            format!("{:.0}", r.writer_us)
+        let (writer_us, writer_kib) = if r.writer_us > 0.0 {
+            (format!("{:.0}", r.writer_us), format!("{:.1}", r.writer_kib))
         } else {
-            "-".into()
+            ("-".into(), "-".into())
         };
         println!(
-            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} | {:>12.0} | {:>15} |",
+            "| {:<36} | {:>10.0} | {:>10} | {:>10} | {:>8} | {:>12.0} | {:>15} | {:>16} |",
             r.name,
             r.rate,
             ms(r.p50),
             ms(r.p99),
             r.errors,
             r.cpu_us,
-            writer
+            writer_us,
+            writer_kib
         );
     }
     println!("(CPU µs/req: user + system time of the whole process, servers and client, per answered request;");
-    println!(" writer µs/req: that of the dispatcher's single SQLite writer thread alone)");
+    println!(" writer µs/req and KiB/req: CPU time of the dispatcher's single SQLite writer thread alone, and the");
+    println!(" bytes it wrote, nearly all WAL frames, per report)");
     for r in &results {
         if let Some(e) = &r.first_error {
             println!("first error from {}: {e}", r.name);

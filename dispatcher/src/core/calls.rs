@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use incident_types::wire::CallEventIn;
 use incident_types::{Actor, Call, CallEventKind, CallId, CallStatus, Channel, Event, LocationSource};
 
-use super::intake::{check_text, ingest, Intake};
+use super::intake::{check_text, ingest, Intake, Sender};
 use super::{Command, Write};
 use crate::error::ApiError;
 use crate::store::write;
@@ -143,21 +143,16 @@ async fn transcript_to_incident(w: &mut Write<'_>, call: &mut Call) -> Result<()
     let c = w.domain.classifier.classify(&call.transcript);
     match call.incident_id {
         None => {
-            let accepted = ingest(
-                w,
-                Intake {
-                    channel: Channel::Call,
-                    text: call.transcript.clone(),
-                    location: call.location.clone(),
-                    reporter: Some(incident_types::Reporter {
-                        name: None,
-                        phone: Some(call.caller.clone()),
-                    }),
-                    call_id: Some(call.id.clone()),
-                },
-                c,
-            )
-            .await?;
+            let sender = Sender {
+                channel: Channel::Call,
+                reporter: Some(incident_types::Reporter {
+                    name: None,
+                    phone: Some(call.caller.clone()),
+                }),
+                call_id: Some(call.id.clone()),
+            };
+            let intake = Intake::new(w.domain, sender, call.transcript.clone(), call.location.clone(), c);
+            let accepted = ingest(w, intake).await?;
             call.incident_id = Some(accepted.id);
         }
         Some(id) => {

@@ -55,13 +55,12 @@ fn check_reporter(r: &Option<Reporter>) -> Result<(), ApiError> {
 /// `POST /api/v1/reports`.
 #[derive(Debug)]
 pub struct CreateReport {
-    report: NewReport,
-    classification: Classification,
+    intake: Intake,
 }
 
 impl CreateReport {
-    /// Validates and classifies the report. This runs in the caller's task, not
-    /// the single writer's, so classification never queues behind the database.
+    /// Validates, classifies and locates the report. This runs in the caller's
+    /// task, not the single writer's, so none of it queues behind the database.
     pub fn new(domain: &Domain, report: NewReport) -> Result<Self, ApiError> {
         check_text("text", &report.text)?;
         if let Some(l) = &report.location {
@@ -69,7 +68,18 @@ impl CreateReport {
         }
         check_reporter(&report.reporter)?;
         let classification = domain.classifier.classify(&report.text);
-        Ok(CreateReport { report, classification })
+        let intake = Intake::new(
+            domain,
+            Sender {
+                channel: report.channel,
+                reporter: report.reporter,
+                call_id: None,
+            },
+            report.text,
+            report.location,
+            classification,
+        );
+        Ok(CreateReport { intake })
     }
 }
 
@@ -80,31 +90,48 @@ impl Command for CreateReport {
     // a database error can fail it (auto-dispatch has a savepoint of its own).
     const NEEDS_SAVEPOINT: bool = false;
     async fn apply(self, w: &mut Write<'_>) -> Result<ReportAccepted, ApiError> {
-        let r = self.report;
-        let classification = self.classification;
-        ingest(
-            w,
-            Intake {
-                channel: r.channel,
-                text: r.text,
-                location: r.location,
-                reporter: r.reporter,
-                call_id: None,
-            },
-            classification,
-        )
-        .await
+        ingest(w, self.intake).await
     }
 }
 
-/// A report ready to be stored: what arrived, before classification.
+/// Who sent a report, and how.
 #[derive(Debug)]
-pub struct Intake {
+pub struct Sender {
     pub channel: Channel,
-    pub text: String,
-    pub location: Option<Location>,
     pub reporter: Option<Reporter>,
     pub call_id: Option<CallId>,
+}
+
+/// A report ready to be stored: classified and located.
+#[derive(Debug)]
+pub struct Intake {
+    sender: Sender,
+    text: String,
+    location: Option<Location>,
+    district: Option<District>,
+    classification: Classification,
+}
+
+impl Intake {
+    /// Places the report: the location sent with it, else the place its text
+    /// names, and the district that lies in.
+    pub fn new(
+        domain: &Domain,
+        sender: Sender,
+        text: String,
+        sent_location: Option<Location>,
+        classification: Classification,
+    ) -> Intake {
+        let location = choose_location(sent_location, &classification);
+        let district = district_of(domain, location.as_ref(), &classification);
+        Intake {
+            sender,
+            text,
+            location,
+            district,
+            classification,
+        }
+    }
 }
 
 /// The location to use: one sent with the report (GPS/AML) always wins over one read from the text.
@@ -185,9 +212,14 @@ pub(crate) async fn open_incident(
 }
 
 /// Stores a report: joins an open incident nearby of a compatible category, or opens a new one.
-pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification) -> Result<ReportAccepted, ApiError> {
-    let location = choose_location(intake.location, &c);
-    let district = district_of(w.domain, location.as_ref(), &c);
+pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake) -> Result<ReportAccepted, ApiError> {
+    let Intake {
+        sender,
+        text,
+        location,
+        district,
+        classification: c,
+    } = intake;
     let report_id = ReportId(Uuid::now_v7());
     // Only a precise location can tell two reports of one event from two events.
     let duplicate_of = match &location {
@@ -211,16 +243,16 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake, c: Classification)
             write::update_incident(&mut w.conn, &existing).await?;
             existing
         }
-        None => open_incident(w, &intake.text, location.clone(), district, &c).await?,
+        None => open_incident(w, &text, location.clone(), district, &c).await?,
     };
     let report = Report {
         id: report_id,
         incident_id: incident.id,
-        channel: intake.channel,
-        text: intake.text,
+        channel: sender.channel,
+        text,
         location,
-        reporter: intake.reporter,
-        call_id: intake.call_id,
+        reporter: sender.reporter,
+        call_id: sender.call_id,
         received_at: w.now,
     };
     write::insert_report(&mut w.conn, &report).await?;

@@ -361,17 +361,17 @@ async fn commit_batch(writer: &mut Writer, domain: &Domain, hub: &Hub, mut jobs:
         if open {
             execute_batch(&mut conn, "RELEASE SAVEPOINT job").await?;
         }
-        write::append_events(&mut conn, &mut records).await?;
+        let events = write::append_events(&mut conn, std::mem::take(&mut records)).await?;
         execute_batch(&mut conn, "COMMIT").await?;
-        Ok::<(), anyhow::Error>(())
+        Ok::<_, anyhow::Error>(events)
     }
     .await;
 
     match committed {
-        Ok(()) => {
+        Ok(events) => {
             // Projections first (the next batch must see this one), then the
-            // answers, then the feed: no reply waits for the feed's serialisation.
-            let applied = hub.apply(records).await;
+            // answers, then the feed.
+            let applied = hub.apply(events).await;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 job.complete(outcome);
             }

@@ -7,15 +7,19 @@ use chrono::{DateTime, Utc};
 use incident_types::{Category, Event, Incident, IncidentId};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
-use super::index::{distance_m, to_xyz};
+use super::index::to_xyz;
 
 /// Mean Earth radius in metres (the unit sphere's scale).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
+/// An incident's point on the unit sphere, with what the duplicate check
+/// filters on copied beside it, so a query looks at no map per candidate.
 #[derive(Debug, Clone, PartialEq)]
 struct IncidentPoint {
     xyz: [f64; 3],
     id: IncidentId,
+    category: Category,
+    created_at: DateTime<Utc>,
 }
 
 impl RTreeObject for IncidentPoint {
@@ -96,6 +100,8 @@ impl ActiveIncidents {
         let point = at.map(|(lat, lon)| IncidentPoint {
             xyz: to_xyz(lat, lon),
             id,
+            category,
+            created_at,
         });
         if let Some(p) = &point {
             inner.0.insert(p.clone());
@@ -146,8 +152,9 @@ impl ActiveIncidents {
             Event::IncidentReclassified {
                 incident_id, category, ..
             } => {
-                if let Some(e) = inner.1.get_mut(incident_id) {
-                    e.category = *category;
+                if let Some(old) = inner.1.get(incident_id).cloned() {
+                    let at = old.point.as_ref().map(|_| (old.lat, old.lon));
+                    Self::set(&mut inner, *incident_id, *category, old.created_at, at);
                 }
             }
             _ => {}
@@ -166,13 +173,16 @@ impl ActiveIncidents {
     ) -> Option<IncidentId> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let chord = 2.0 * (radius_m / (2.0 * EARTH_RADIUS_M)).sin();
+        let here = to_xyz(lat, lon);
+        // The chord grows with the distance along the surface: the nearest by
+        // one is the nearest by the other.
         inner
             .0
-            .locate_within_distance(to_xyz(lat, lon), chord * chord)
-            .filter_map(|p| inner.1.get(&p.id))
-            .filter(|e| e.created_at >= since && e.category != Category::General && compatible(e.category, category))
-            .min_by(|a, b| distance_m(lat, lon, a.lat, a.lon).total_cmp(&distance_m(lat, lon, b.lat, b.lon)))
-            .and_then(|e| e.point.as_ref().map(|p| p.id))
+            .locate_within_distance(here, chord * chord)
+            .filter(|p| p.created_at >= since && p.category != Category::General && compatible(p.category, category))
+            .map(|p| (p.distance_2(&here), p.id))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, id)| id)
     }
 
     /// Open incidents within `radius_m` of a point (for the console's "possible duplicates").
@@ -252,5 +262,42 @@ mod tests {
             note: None,
         });
         assert!(idx.near(-8.7780, 115.1870, 1000.0).is_empty());
+    }
+
+    #[test]
+    fn picks_the_nearest_candidate_and_follows_reclassification() {
+        let idx = ActiveIncidents::default();
+        let far = incident(Category::Fire, -8.7200, 115.1686);
+        let near = incident(Category::Fire, -8.7186, 115.1686);
+        for i in [&far, &near] {
+            idx.apply(&Event::IncidentCreated { incident: i.clone() });
+        }
+        let since = Utc::now() - chrono::Duration::minutes(10);
+        assert_eq!(
+            idx.probable_duplicate(Category::Fire, -8.7185, 115.1686, 300.0, since),
+            Some(near.id)
+        );
+        idx.apply(&Event::IncidentReclassified {
+            incident_id: near.id,
+            category: Category::Medical,
+            priority: Priority::URGENT,
+            confidence: 1.0,
+            evidence: vec![],
+        });
+        assert_eq!(
+            idx.probable_duplicate(Category::Fire, -8.7185, 115.1686, 300.0, since),
+            Some(far.id),
+            "the nearer one is now medical"
+        );
+        assert_eq!(
+            idx.probable_duplicate(Category::Medical, -8.7185, 115.1686, 300.0, since),
+            Some(near.id)
+        );
+        let later = Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(
+            idx.probable_duplicate(Category::Fire, -8.7185, 115.1686, 300.0, later),
+            None,
+            "both opened before the window"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The writer hands every committed batch to [`Hub::publish`]. The hub applies
 //! it to the in-memory projections (unit index, active incidents, ack timers),
-//! serialises each event once into a shared [`Frame`], keeps the most recent
-//! frames for replay, and broadcasts them. On PostgreSQL with several nodes a
+//! wraps each event's JSON, as the log stored it, into one shared [`Frame`],
+//! keeps the most recent frames for replay, and broadcasts them. On PostgreSQL with several nodes a
 //! follower task also pulls events other nodes committed, and the hub fills any
 //! sequence gap from the store, so every node publishes the same gap-free order.
 
@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use incident_types::feed::ServerMessage;
 use incident_types::{EventRecord, IncidentId, UnitId};
 use tokio::sync::{broadcast, watch};
 
 use crate::dispatch::ack::AckTimers;
 use crate::domain::Domain;
+use crate::store::write::StoredEvent;
 use crate::store::Store;
 pub use snapshots::SharedSnapshot;
 
@@ -36,20 +36,41 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn new(record: EventRecord) -> Frame {
-        let kind = record.event.kind();
-        let incident_id = record.event.incident_id();
-        let unit_id = record.event.unit_id().cloned();
-        let seq = record.seq;
-        let json = serde_json::to_string(&ServerMessage::Event(record)).unwrap_or_else(|e| {
-            tracing::error!(error = %e, seq, "event not serialisable");
+    /// The frame of a stored event: `ServerMessage::Event` as JSON, with the
+    /// event's stored JSON spliced in rather than serialised again (the
+    /// writer's thread builds every frame; an event can be kilobytes).
+    fn new(stored: StoredEvent) -> Frame {
+        let StoredEvent { record, body } = stored;
+        #[derive(serde::Serialize)]
+        struct Head<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            seq: i64,
+            at: &'a chrono::DateTime<chrono::Utc>,
+            actor: &'a incident_types::Actor,
+        }
+        let head = Head {
+            kind: "event",
+            seq: record.seq,
+            at: &record.at,
+            actor: &record.actor,
+        };
+        let mut json = serde_json::to_string(&head).unwrap_or_else(|e| {
+            tracing::error!(error = %e, seq = record.seq, "event header not serialisable");
             String::from("{}")
         });
+        // `{"type":"event",...,"actor":{...}}` becomes `{...,"event":BODY}`,
+        // the field order serde gives `ServerMessage::Event` (tested).
+        json.pop();
+        json.reserve(body.len() + 10);
+        json.push_str(",\"event\":");
+        json.push_str(&body);
+        json.push('}');
         Frame {
-            seq,
-            kind,
-            incident_id,
-            unit_id,
+            seq: record.seq,
+            kind: record.event.kind(),
+            incident_id: record.event.incident_id(),
+            unit_id: record.event.unit_id().cloned(),
             json: json.into(),
         }
     }
@@ -92,7 +113,7 @@ pub struct Hub {
 #[derive(Debug)]
 pub struct Applied<'a> {
     hub: &'a Hub,
-    records: Vec<EventRecord>,
+    records: Vec<StoredEvent>,
     _turn: tokio::sync::MutexGuard<'a, ()>,
 }
 
@@ -155,7 +176,7 @@ impl Hub {
     }
 
     /// Publishes committed events, filling any gap before them from the store.
-    pub async fn publish(&self, records: Vec<EventRecord>) {
+    pub async fn publish(&self, records: Vec<StoredEvent>) {
         self.apply(records).await.broadcast();
     }
 
@@ -165,20 +186,21 @@ impl Hub {
     /// between, so a reply never waits for the feed's serialisation, yet the
     /// next batch already sees this one in the projections. Batches stay in
     /// order: the next `apply` waits until this one is broadcast.
-    pub async fn apply(&self, records: Vec<EventRecord>) -> Applied<'_> {
+    pub async fn apply(&self, records: Vec<StoredEvent>) -> Applied<'_> {
         let turn = self.inner.publishing.lock().await;
         let mut last = self.last_seq();
         let mut pending = Vec::with_capacity(records.len());
-        for record in records {
-            if record.seq <= last {
+        for stored in records {
+            let seq = stored.record.seq;
+            if seq <= last {
                 continue;
             }
-            if record.seq > last + 1 {
-                self.fill_gap(last, record.seq - 1).await;
+            if seq > last + 1 {
+                self.fill_gap(last, seq - 1).await;
             }
-            self.project(&record);
-            last = record.seq;
-            pending.push(record);
+            self.project(&stored.record);
+            last = seq;
+            pending.push(stored);
         }
         {
             let mut state = self.lock();
@@ -211,9 +233,9 @@ impl Hub {
             let want = u32::try_from((up_to - cursor).min(1000)).unwrap_or(1000);
             match self.inner.store.events_after(cursor, want).await {
                 Ok(batch) if !batch.is_empty() => {
-                    for r in batch {
-                        cursor = r.seq;
-                        self.publish_one(r);
+                    for stored in batch {
+                        cursor = stored.record.seq;
+                        self.publish_one(stored);
                     }
                 }
                 Ok(_) => break,
@@ -225,9 +247,9 @@ impl Hub {
         }
     }
 
-    fn publish_one(&self, record: EventRecord) {
-        self.project(&record);
-        self.broadcast_one(record);
+    fn publish_one(&self, stored: StoredEvent) {
+        self.project(&stored.record);
+        self.broadcast_one(stored);
     }
 
     fn project(&self, record: &EventRecord) {
@@ -239,8 +261,8 @@ impl Hub {
         }
     }
 
-    fn broadcast_one(&self, record: EventRecord) {
-        let frame = Arc::new(Frame::new(record));
+    fn broadcast_one(&self, stored: StoredEvent) {
+        let frame = Arc::new(Frame::new(stored));
         let mut state = self.lock();
         if state.history.len() >= self.inner.history_cap {
             state.history.pop_front();
@@ -343,6 +365,7 @@ impl Topic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use incident_types::feed::ServerMessage;
     use incident_types::{Actor, Event, IncidentStatus};
 
     async fn hub(dir: &std::path::Path) -> Hub {
@@ -350,8 +373,8 @@ mod tests {
         Hub::new(store, Arc::new(Domain::for_tests()), 0, 100, 100)
     }
 
-    fn record(seq: i64) -> EventRecord {
-        EventRecord {
+    fn record(seq: i64) -> StoredEvent {
+        StoredEvent::new(EventRecord {
             seq,
             at: chrono::Utc::now(),
             actor: Actor::system(),
@@ -359,9 +382,19 @@ mod tests {
                 incident_id: IncidentId(uuid::Uuid::now_v7()),
                 from: IncidentStatus::New,
                 to: IncidentStatus::Triaged,
-                note: None,
+                note: Some("a \"quoted\" note".into()),
             },
-        }
+        })
+        .expect("encodes")
+    }
+
+    #[test]
+    fn a_frame_is_the_event_message_serde_would_write() {
+        let stored = record(7);
+        let expected = serde_json::to_string(&ServerMessage::Event(stored.record.clone())).expect("json");
+        let frame = Frame::new(stored);
+        assert_eq!(frame.json.as_str(), expected);
+        assert_eq!((frame.seq, frame.kind), (7, "incident_status_changed"));
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod checkpoint;
 mod read;
 pub mod sql;
+mod walbuf;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -103,9 +104,9 @@ impl Store {
             return Ok(None);
         };
         let opening = || format!("opening {} for the writer", file.display());
-        let conn = rusqlite::Connection::open(file).with_context(opening)?;
-        conn.pragma_update(None, "journal_mode", "WAL").with_context(opening)?;
-        conn.pragma_update(None, "synchronous", "FULL").with_context(opening)?;
+        // Through the VFS that writes a commit's WAL frames in a few large
+        // writes; it sets WAL and synchronous=FULL (checked again below).
+        let conn = walbuf::open(file).with_context(opening)?;
         conn.pragma_update(None, "foreign_keys", "ON").with_context(opening)?;
         // Checkpoints run on their own thread (see `checkpoint`), not inside the writer's commits.
         conn.pragma_update(None, "wal_autocheckpoint", 0)

@@ -6,7 +6,7 @@ use incident_types::{Actor, Call, Event, EventRecord, Incident, IncidentId, Inci
 use sqlx::Row;
 
 use super::sql::WriteConn;
-use super::write::{self, decode, Assignment, DbResult};
+use super::write::{self, decode, Assignment, DbResult, StoredEvent};
 use super::Store;
 use crate::auth::{Principal, Role};
 use crate::clock::{from_micros, to_micros};
@@ -177,7 +177,7 @@ impl Store {
     }
 
     /// Events with `seq > after`, in order, at most `limit`.
-    pub async fn events_after(&self, after: i64, limit: u32) -> DbResult<Vec<EventRecord>> {
+    pub async fn events_after(&self, after: i64, limit: u32) -> DbResult<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT seq, at_us, actor_role, actor_name, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
@@ -185,7 +185,14 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    record: event_from_row(r)?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect()
     }
 
     /// Assignments that are neither released, acknowledged nor flagged overdue.

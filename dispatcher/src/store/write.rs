@@ -29,15 +29,31 @@ fn decode_body<T: DeserializeOwned>(row: Option<Row>) -> DbResult<Option<T>> {
 /// Rows per multi-row `INSERT INTO events` (8 parameters each, well under every backend's limit).
 const EVENTS_PER_INSERT: usize = 64;
 
+/// An event as the log holds it: the record and its `body` column, the
+/// event's JSON, which the live feed embeds in its frames as it is rather than
+/// serialising the event a second time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub record: EventRecord,
+    pub body: String,
+}
+
+impl StoredEvent {
+    pub fn new(record: EventRecord) -> DbResult<StoredEvent> {
+        let body = encode(&record.event)?;
+        Ok(StoredEvent { record, body })
+    }
+}
+
 /// Writes a batch's events with the next sequence numbers, assigning `seq` to each.
 ///
 /// The counter row is updated in the same transaction as the state the events
 /// describe: a batch that does not commit gives its numbers back (no gaps), and
 /// on PostgreSQL the row lock orders the writers of several dispatcher nodes
 /// (sequence order = commit order).
-pub async fn append_events(conn: &mut WriteConn<'_>, records: &mut [EventRecord]) -> DbResult<()> {
+pub async fn append_events(conn: &mut WriteConn<'_>, records: Vec<EventRecord>) -> DbResult<Vec<StoredEvent>> {
     if records.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
     let last = fetch_one(
@@ -47,12 +63,13 @@ pub async fn append_events(conn: &mut WriteConn<'_>, records: &mut [EventRecord]
     )
     .await?
     .int(0)?;
-    for (seq, r) in (last - n + 1..).zip(records.iter_mut()) {
-        r.seq = seq;
-    }
-    for chunk in records.chunks(EVENTS_PER_INSERT) {
+    let events = (last - n + 1..)
+        .zip(records)
+        .map(|(seq, record)| StoredEvent::new(EventRecord { seq, ..record }))
+        .collect::<DbResult<Vec<_>>>()?;
+    for chunk in events.chunks(EVENTS_PER_INSERT) {
         let mut params = Vec::with_capacity(chunk.len() * 8);
-        for r in chunk {
+        for StoredEvent { record: r, body } in chunk {
             params.extend([
                 Value::Int(r.seq),
                 Value::Int(to_micros(r.at)),
@@ -61,12 +78,12 @@ pub async fn append_events(conn: &mut WriteConn<'_>, records: &mut [EventRecord]
                 Value::from(r.event.kind()),
                 Value::from(r.event.incident_id().map(|id| id.to_string())),
                 Value::from(r.event.unit_id().map(|id| id.0.clone())),
-                Value::Text(encode(&r.event)?),
+                Value::Text(body.clone()),
             ]);
         }
         execute(conn, &insert_events_sql(chunk.len()), &params).await?;
     }
-    Ok(())
+    Ok(events)
 }
 
 /// `INSERT INTO events ... VALUES ($1, ..., $8), ($9, ...)` for `rows` rows.
