@@ -26,14 +26,17 @@ impl Clock {
         }
     }
 
+    /// The time, in whole microseconds: what the store keeps, so a time
+    /// read back from a column equals the one the writer used.
     pub fn now(&self) -> DateTime<Utc> {
-        match self {
+        let now = match self {
             Clock::System => Utc::now(),
             Clock::Tokio { base, start } => {
                 let elapsed = chrono::Duration::from_std(start.elapsed()).unwrap_or(chrono::Duration::MAX);
                 *base + elapsed
             }
-        }
+        };
+        from_micros(to_micros(now))
     }
 
     /// How long from now until `at` (zero if it has passed).

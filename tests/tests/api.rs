@@ -1,6 +1,6 @@
 //! The HTTP API end to end: intake, timeline, lifecycle, corrections, auth, bad input, idempotency.
 
-use e2e_tests::{both_backends, spawn_app, Db};
+use e2e_tests::{both_backends, spawn_app, spawn_with, Db, TestApp};
 use serde_json::{json, Value};
 
 async fn report_becomes_incident_with_timeline(db: Db) {
@@ -54,6 +54,44 @@ async fn report_becomes_incident_with_timeline(db: Db) {
 both_backends!(
     report_becomes_incident_with_timeline_on,
     report_becomes_incident_with_timeline
+);
+
+/// Incidents stored before migration 0003 have NULL in its columns; the store
+/// fills them from the body at start, and duplicates can then join them.
+async fn incidents_from_before_the_counter_columns_are_filled_at_start(db: Db) {
+    let t = spawn_app(db).await;
+    let text = "Kebakaran gudang di Dalung, api besar";
+    let first = t.report(text, -8.6270, 115.1840).await;
+    let id = first["id"].as_str().expect("id").to_owned();
+    let settings = t.settings.clone();
+    let TestApp { app, _dir: dir, .. } = t;
+    app.shutdown().await.expect("shutdown");
+
+    let url = settings
+        .database_url
+        .clone()
+        .unwrap_or_else(|| dispatcher::store::sqlite_url(&settings.data_dir));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+    sqlx::query("UPDATE incidents SET reports = NULL, category = NULL, outside_badung = NULL")
+        .execute(&pool)
+        .await
+        .expect("as before migration 0003");
+    pool.close().await;
+
+    let t = spawn_with(settings, dir).await;
+    let again = t.report(text, -8.6271, 115.1841).await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["category"], "fire");
+    let d = t.get(&format!("/api/v1/incidents/{id}"), &t.tokens.call_taker).await;
+    assert_eq!(d.body["incident"]["reports"], 2, "{}", d.body);
+    assert_eq!(d.body["reports"].as_array().map(Vec::len), Some(2));
+    t.stop().await;
+}
+both_backends!(
+    incidents_from_before_the_counter_columns_are_filled_at_start_on,
+    incidents_from_before_the_counter_columns_are_filled_at_start
 );
 
 async fn lifecycle_is_enforced_and_corrections_are_kept(db: Db) {
@@ -116,6 +154,10 @@ async fn lifecycle_is_enforced_and_corrections_are_kept(db: Db) {
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["priority"], 2);
     assert_eq!(patched.body["location"]["source"], "manual");
+    assert_eq!(
+        patched.body["reports"], 2,
+        "a correction keeps the joined report's count"
+    );
 
     let d = t.get(&path, &t.tokens.supervisor).await;
     let corrected = d.body["timeline"]

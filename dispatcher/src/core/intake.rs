@@ -228,26 +228,25 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake) -> Result<ReportAc
         }
         _ => None,
     };
-    let mut incident = match duplicate_of {
-        Some(id) => write::load_incident(&mut w.conn, id).await?,
+    // A duplicate was found by its location, so it has one already: joining
+    // changes only its report count and update time, not its body.
+    let joined = match duplicate_of {
+        Some(id) => write::join_incident(&mut w.conn, id, w.now)
+            .await?
+            .map(|joined| (id, joined)),
         None => None,
     };
-    let duplicate = incident.is_some();
-    let mut incident = match incident.take() {
-        Some(mut existing) => {
-            existing.reports += 1;
-            existing.updated_at = w.now;
-            if existing.location.is_none() {
-                existing.location = location.clone();
-            }
-            write::update_incident(&mut w.conn, &existing).await?;
-            existing
-        }
-        None => open_incident(w, &text, location.clone(), district, &c).await?,
+    let target = match joined {
+        Some((id, joined)) => Target::Joined(id, joined),
+        None => Target::Opened(open_incident(w, &text, location.clone(), district, &c).await?),
+    };
+    let incident_id = match &target {
+        Target::Joined(id, _) => *id,
+        Target::Opened(incident) => incident.id,
     };
     let report = Report {
         id: report_id,
-        incident_id: incident.id,
+        incident_id,
         channel: sender.channel,
         text,
         location,
@@ -258,23 +257,42 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake) -> Result<ReportAc
     write::insert_report(&mut w.conn, &report).await?;
     w.emit(Event::ReportReceived {
         report,
-        duplicate_of_existing: duplicate,
+        duplicate_of_existing: matches!(target, Target::Joined(..)),
     })
     .await?;
-    if !duplicate {
-        incident = auto_dispatch(w, incident).await?;
-    }
-    Ok(ReportAccepted {
-        id: incident.id,
-        number: incident.number.clone(),
-        report_id,
-        category: incident.category,
-        queue: incident.queue,
-        priority: incident.priority,
-        status: incident.status,
-        duplicate,
-        outside_badung: incident.outside_badung,
+    Ok(match target {
+        Target::Joined(id, j) => ReportAccepted {
+            id,
+            number: j.number,
+            report_id,
+            category: j.category,
+            queue: j.queue,
+            priority: j.priority,
+            status: j.status,
+            duplicate: true,
+            outside_badung: j.outside_badung,
+        },
+        Target::Opened(incident) => {
+            let incident = auto_dispatch(w, incident).await?;
+            ReportAccepted {
+                id: incident.id,
+                number: incident.number.clone(),
+                report_id,
+                category: incident.category,
+                queue: incident.queue,
+                priority: incident.priority,
+                status: incident.status,
+                duplicate: false,
+                outside_badung: incident.outside_badung,
+            }
+        }
     })
+}
+
+/// Where a report goes: an open incident it joins, or the one it opened.
+enum Target {
+    Joined(IncidentId, write::Joined),
+    Opened(Incident),
 }
 
 /// An open incident this report probably duplicates: from the live index, or

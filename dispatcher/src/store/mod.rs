@@ -75,6 +75,9 @@ impl Store {
             .await
             .context("connecting the writer")?;
         MIGRATOR.run(&writer).await.context("applying migrations")?;
+        fill_incident_columns(&writer)
+            .await
+            .context("filling the incident columns added by migration 0003")?;
         let sqlite_file = match backend {
             Backend::Sqlite => {
                 let file = SqliteConnectOptions::from_str(url)
@@ -127,8 +130,7 @@ impl Store {
         // then moves to a temporary file: `write` calls on the writer's thread
         // (7 % of it in the ingest benchmark). In memory it stays in memory;
         // it lives for one batch and holds only pages that batch touched.
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .with_context(opening)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").with_context(opening)?;
         // Every statement the writer runs stays prepared.
         conn.set_prepared_statement_cache_capacity(128);
         let journal: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
@@ -146,6 +148,41 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// Copies `reports`, `category` and `outside_badung` from the body of every
+/// incident stored before migration 0003 added those columns: SQLite and
+/// PostgreSQL read JSON with different functions, so the migration cannot.
+/// Idempotent (nodes starting together may both do it), and a no-op once done.
+async fn fill_incident_columns(writer: &AnyPool) -> anyhow::Result<()> {
+    use sqlx::Row;
+    let mut filled = 0_usize;
+    loop {
+        let rows = sqlx::query("SELECT id, body FROM incidents WHERE reports IS NULL LIMIT 500")
+            .fetch_all(writer)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut tx = writer.begin().await?;
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let incident: incident_types::Incident = write::decode(&row.try_get::<String, _>(1)?)?;
+            sqlx::query("UPDATE incidents SET reports = $1, category = $2, outside_badung = $3 WHERE id = $4")
+                .bind(i64::from(incident.reports))
+                .bind(incident.category.as_str())
+                .bind(incident.outside_badung)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        filled += rows.len();
+    }
+    if filled > 0 {
+        tracing::info!(incidents = filled, "incident columns filled from their bodies");
+    }
+    Ok(())
 }
 
 /// Creates a fresh, empty PostgreSQL database next to `admin_url`'s and returns its URL

@@ -6,7 +6,7 @@ use incident_types::{Actor, Call, Event, EventRecord, Incident, IncidentId, Inci
 use sqlx::Row;
 
 use super::sql::WriteConn;
-use super::write::{self, decode, Assignment, DbResult, StoredEvent};
+use super::write::{self, decode, incident_from, Assignment, DbResult, StoredEvent, INCIDENT_COLUMNS};
 use super::Store;
 use crate::auth::{Principal, Role};
 use crate::clock::{from_micros, to_micros};
@@ -34,6 +34,11 @@ fn event_from_row(r: &sqlx::any::AnyRow) -> DbResult<EventRecord> {
         },
         event,
     })
+}
+
+/// An incident from a row of [`INCIDENT_COLUMNS`].
+fn incident_from_row(r: &sqlx::any::AnyRow) -> DbResult<Incident> {
+    incident_from(&r.try_get::<String, _>(0)?, r.try_get(1)?, r.try_get(2)?)
 }
 
 fn bodies<T: serde::de::DeserializeOwned>(rows: Vec<String>) -> DbResult<Vec<T>> {
@@ -70,7 +75,7 @@ impl Store {
     }
 
     pub async fn list_incidents(&self, f: &IncidentFilter) -> DbResult<Vec<Incident>> {
-        let mut sql = String::from("SELECT body FROM incidents WHERE 1 = 1");
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -89,7 +94,7 @@ impl Store {
             sql += &format!(" AND updated_us >= {}", next());
         }
         sql += &format!(" ORDER BY priority ASC, created_us ASC LIMIT {}", next());
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        let mut q = sqlx::query(&sql);
         if let Some(queue) = f.queue {
             q = q.bind(queue.as_str());
         }
@@ -103,7 +108,7 @@ impl Store {
             q = q.bind(to_micros(since));
         }
         q = q.bind(i64::from(f.limit));
-        bodies(q.fetch_all(&self.pool).await?)
+        q.fetch_all(&self.pool).await?.iter().map(incident_from_row).collect()
     }
 
     pub async fn incident(&self, id: IncidentId) -> DbResult<Option<Incident>> {
@@ -247,11 +252,15 @@ impl Store {
         let seq: i64 = sqlx::query_scalar("SELECT last_seq FROM event_counter WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let incidents: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM incidents WHERE active = $1 ORDER BY priority, created_us")
-                .bind(true)
-                .fetch_all(&mut *tx)
-                .await?;
+        let incidents = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE active = $1 ORDER BY priority, created_us"
+        ))
+        .bind(true)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(incident_from_row)
+        .collect::<DbResult<Vec<Incident>>>()?;
         let units: Vec<String> = sqlx::query_scalar("SELECT body FROM units ORDER BY id")
             .fetch_all(&mut *tx)
             .await?;
@@ -262,7 +271,7 @@ impl Store {
         tx.commit().await?;
         Ok(Snapshot {
             seq,
-            incidents: bodies(incidents)?,
+            incidents,
             units: bodies(units)?,
             calls: bodies(calls)?,
         })

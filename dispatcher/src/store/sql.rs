@@ -132,6 +132,15 @@ impl Row {
             other => Err(mismatch(i, "integer", other)),
         }
     }
+
+    /// A `BOOLEAN` column: PostgreSQL's own type, an integer on SQLite.
+    pub fn bool(&self, i: usize) -> DbResult<bool> {
+        match self.at(i)? {
+            Value::Bool(b) => Ok(*b),
+            Value::Int(v) => Ok(*v != 0),
+            other => Err(mismatch(i, "boolean", other)),
+        }
+    }
 }
 
 fn mismatch(i: usize, wanted: &str, got: &Value) -> sqlx::Error {

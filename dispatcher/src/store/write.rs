@@ -5,7 +5,10 @@
 //! is the same for SQLite and PostgreSQL; [`super::sql`] runs it on either.
 
 use chrono::{DateTime, Datelike, Utc};
-use incident_types::{Call, EventRecord, Incident, IncidentId, Report, Unit, UnitId, UnitStatus};
+use incident_types::{
+    Call, Category, EventRecord, Incident, IncidentId, IncidentStatus, Priority, Queue, Report, Unit, UnitId,
+    UnitStatus,
+};
 use serde::de::DeserializeOwned;
 
 use super::sql::{execute, fetch_all, fetch_one, fetch_optional, Row, Value, WriteConn};
@@ -125,11 +128,28 @@ pub async fn next_incident_number(conn: &mut WriteConn<'_>, at: DateTime<Utc>) -
     Ok(format!("BDG-{year}-{n:06}"))
 }
 
+/// The columns an incident is read from: the JSON body, and the columns
+/// that are newer than it (see [`incident_from`]).
+pub(crate) const INCIDENT_COLUMNS: &str = "body, reports, updated_us";
+
+/// An incident from its [`INCIDENT_COLUMNS`]. A duplicate report updates only
+/// the `reports` and `updated_us` columns ([`join_incident`]), so those win
+/// over the body's copies. (`reports` is NULL only in a row from before
+/// migration 0003 that `Store::connect` has not filled yet.)
+pub(crate) fn incident_from(body: &str, reports: Option<i64>, updated_us: i64) -> DbResult<Incident> {
+    let mut incident: Incident = decode(body)?;
+    if let Some(n) = reports {
+        incident.reports = u32::try_from(n).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    }
+    incident.updated_at = from_micros(updated_us);
+    Ok(incident)
+}
+
 pub async fn insert_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
     execute(
         conn,
-        "INSERT INTO incidents (id, number, queue, status, active, priority, created_us, updated_us, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO incidents (id, number, queue, status, active, priority, created_us, updated_us, body, \
+         reports, category, outside_badung) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             i.id.to_string().into(),
             i.number.as_str().into(),
@@ -140,6 +160,9 @@ pub async fn insert_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
             to_micros(i.created_at).into(),
             to_micros(i.updated_at).into(),
             encode(i)?.into(),
+            i64::from(i.reports).into(),
+            i.category.as_str().into(),
+            i.outside_badung.into(),
         ],
     )
     .await?;
@@ -148,25 +171,29 @@ pub async fn insert_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
 
 /// Stores an incident's new state.
 ///
-/// Most updates (a duplicate report, a better caller location, a transcript)
-/// leave queue, status and priority as they were, and then only the body and
-/// `updated_us` are set: SQLite rewrites the entries of every index on a
-/// column named in `SET`, changed or not, and the queue and active indexes
-/// are scattered pages a batch would otherwise dirty (and write to the WAL)
-/// for nothing. When those columns did change, the narrow update matches no
-/// row and the full one runs.
+/// Most updates (a better caller location, a transcript, a correction) leave
+/// queue, status and priority as they were, and then those are not named in
+/// `SET`: SQLite rewrites the entries of every index on a column named in
+/// `SET`, changed or not, and the queue and active indexes are scattered
+/// pages a batch would otherwise dirty (and write to the WAL) for nothing.
+/// When those columns did change, the narrow update matches no row and the
+/// full one runs.
 pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult<()> {
     let body = encode(i)?;
     let (id, queue, status) = (i.id.to_string(), i.queue.as_str(), i.status.as_str());
     let priority = i64::from(i.priority.level());
     let updated_us = to_micros(i.updated_at);
+    let (reports, category) = (i64::from(i.reports), i.category.as_str());
     let narrow = execute(
         conn,
-        "UPDATE incidents SET updated_us = $1, body = $2 \
-         WHERE id = $3 AND queue = $4 AND status = $5 AND priority = $6",
+        "UPDATE incidents SET updated_us = $1, body = $2, reports = $3, category = $4, outside_badung = $5 \
+         WHERE id = $6 AND queue = $7 AND status = $8 AND priority = $9",
         &[
             updated_us.into(),
             body.as_str().into(),
+            reports.into(),
+            category.into(),
+            i.outside_badung.into(),
             id.as_str().into(),
             queue.into(),
             status.into(),
@@ -177,8 +204,8 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
     if narrow == 0 {
         execute(
             conn,
-            "UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6 \
-             WHERE id = $7",
+            "UPDATE incidents SET queue = $1, status = $2, active = $3, priority = $4, updated_us = $5, body = $6, \
+             reports = $7, category = $8, outside_badung = $9 WHERE id = $10",
             &[
                 queue.into(),
                 status.into(),
@@ -186,6 +213,9 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
                 priority.into(),
                 updated_us.into(),
                 body.into(),
+                reports.into(),
+                category.into(),
+                i.outside_badung.into(),
                 id.into(),
             ],
         )
@@ -194,15 +224,61 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
     Ok(())
 }
 
-pub async fn load_incident(conn: &mut WriteConn<'_>, id: IncidentId) -> DbResult<Option<Incident>> {
-    decode_body(
-        fetch_optional(
-            conn,
-            "SELECT body FROM incidents WHERE id = $1",
-            &[id.to_string().into()],
-        )
-        .await?,
+/// What a report that joins an incident answers with (the incident's
+/// columns as they are after the join).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    pub number: String,
+    pub category: Category,
+    pub queue: Queue,
+    pub priority: Priority,
+    pub status: IncidentStatus,
+    pub outside_badung: bool,
+}
+
+/// Counts one more report on the incident and marks it updated at `at`,
+/// without reading or rewriting its body; `None` if there is no such incident.
+///
+/// Two statements rather than `UPDATE ... RETURNING`: SQLite collects
+/// returned rows in a temporary table it creates per statement, which made
+/// the join cost more than the update (`perf`, ingest benchmark). The
+/// `SELECT` finds the row's page where the `UPDATE` left it, in the cache.
+pub async fn join_incident(conn: &mut WriteConn<'_>, id: IncidentId, at: DateTime<Utc>) -> DbResult<Option<Joined>> {
+    let id_text = id.to_string();
+    let changed = execute(
+        conn,
+        "UPDATE incidents SET reports = reports + 1, updated_us = $1 WHERE id = $2",
+        &[to_micros(at).into(), id_text.as_str().into()],
     )
+    .await?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let row = fetch_one(
+        conn,
+        "SELECT number, category, queue, priority, status, outside_badung FROM incidents WHERE id = $1",
+        &[id_text.into()],
+    )
+    .await?;
+    let bad = |column: &str| sqlx::Error::Decode(format!("incident {id}: bad {column} column").into());
+    Ok(Some(Joined {
+        number: row.text(0)?,
+        category: Category::parse(&row.text(1)?).ok_or_else(|| bad("category"))?,
+        queue: Queue::parse(&row.text(2)?).ok_or_else(|| bad("queue"))?,
+        priority: u8::try_from(row.int(3)?)
+            .ok()
+            .and_then(Priority::new)
+            .ok_or_else(|| bad("priority"))?,
+        status: IncidentStatus::parse(&row.text(4)?).ok_or_else(|| bad("status"))?,
+        outside_badung: row.bool(5)?,
+    }))
+}
+
+pub async fn load_incident(conn: &mut WriteConn<'_>, id: IncidentId) -> DbResult<Option<Incident>> {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+    let row = fetch_optional(conn, &sql, &[id.to_string().into()]).await?;
+    row.map(|r| incident_from(&r.text(0)?, r.opt_int(1)?, r.int(2)?))
+        .transpose()
 }
 
 pub async fn insert_report(conn: &mut WriteConn<'_>, r: &Report) -> DbResult<()> {
