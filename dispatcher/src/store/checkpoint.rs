@@ -63,10 +63,7 @@ impl Checkpointer {
             .name("sqlite-checkpoint".into())
             .spawn(move || loop {
                 let done = !matches!(stopped.recv_timeout(every), Err(mpsc::RecvTimeoutError::Timeout));
-                if checkpoint(&conn, &file).is_some_and(|frames| frames > rewind_above_frames) {
-                    catch_up(&conn, &file);
-                    ask.store(true, Ordering::Release);
-                }
+                round(&conn, &file, rewind_above_frames, &ask);
                 if done {
                     break;
                 }
@@ -93,6 +90,15 @@ impl Checkpointer {
                 );
             }
         }
+    }
+}
+
+/// One round of the thread: a passive checkpoint and, when the WAL has grown
+/// past the bound, catching up and asking the writer to let it start over.
+fn round(conn: &rusqlite::Connection, file: &Path, rewind_above_frames: i64, ask: &AtomicBool) {
+    if checkpoint(conn, file).is_some_and(|frames| frames > rewind_above_frames) {
+        catch_up(conn, file);
+        ask.store(true, Ordering::Release);
     }
 }
 
@@ -175,7 +181,12 @@ mod tests {
     }
 
     /// Commits 2,000 transactions of ~4 KiB each (8 MiB in all) as the writer
-    /// does; returns the WAL file's size at the end.
+    /// does, with a round of the checkpoint thread after every 16, run here
+    /// in order rather than on the thread's timer. Under load the writer
+    /// always commits while a checkpoint copies, so the checkpoint never
+    /// reaches the end of the WAL; a reader that holds a snapshot from before
+    /// the last commit does the same here, deterministically. Returns the
+    /// WAL file's size at the end.
     fn wal_after_steady_writes(rewind: bool) -> u64 {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("db.sqlite");
@@ -186,18 +197,34 @@ mod tests {
                  CREATE TABLE t (x TEXT);",
             )
             .expect("schema");
-        let checkpoints = Checkpointer::start_with(&file, Duration::from_millis(2), 64).expect("start");
-        for _ in 0..2000 {
+        let thread_conn = rusqlite::Connection::open(&file).expect("checkpoint connection");
+        let reader = rusqlite::Connection::open(&file).expect("reader");
+        let checkpoints = Checkpointer {
+            stop: None,
+            thread: None,
+            rewind: Arc::new(AtomicBool::new(false)),
+            file: file.clone(),
+        };
+        let insert = || {
             writer
                 .execute("INSERT INTO t VALUES (hex(randomblob(2000)))", [])
                 .expect("insert");
+        };
+        for _ in 0..125 {
+            for _ in 0..15 {
+                insert();
+            }
+            reader
+                .execute_batch("BEGIN; SELECT COUNT(*) FROM t;")
+                .expect("snapshot");
+            insert();
+            round(&thread_conn, &file, 64, &checkpoints.rewind);
+            reader.execute_batch("COMMIT").expect("end snapshot");
             if rewind {
                 checkpoints.rewind_if_wanted(&writer);
             }
         }
-        let wal = std::fs::metadata(dir.path().join("db.sqlite-wal")).expect("wal").len();
-        drop(checkpoints);
-        wal
+        std::fs::metadata(dir.path().join("db.sqlite-wal")).expect("wal").len()
     }
 
     #[test]
