@@ -110,7 +110,7 @@ struct Stats {
     window: Duration,
     /// CPU time of the whole process (servers + client) during the measured window.
     cpu: Duration,
-    /// CPU time of the SQLite writer thread during the measured window.
+    /// CPU time and bytes written of the SQLite writer thread during the measured window.
     writer: WriterUsage,
 }
 

@@ -8,3 +8,6 @@
 ALTER TABLE incidents ADD COLUMN reports BIGINT;
 ALTER TABLE incidents ADD COLUMN category TEXT;
 ALTER TABLE incidents ADD COLUMN outside_badung BOOLEAN;
+-- The rows still to fill: empty once they are, so the check at every start
+-- is one index lookup, not a scan of every incident ever stored.
+CREATE INDEX incidents_unfilled ON incidents (id) WHERE reports IS NULL;

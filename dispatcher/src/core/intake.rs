@@ -16,7 +16,7 @@ use crate::dispatch::recommend::recommend;
 use crate::domain::Domain;
 use crate::error::ApiError;
 use crate::store::sql::execute_batch;
-use crate::store::write;
+use crate::store::write::{self, IncidentHead};
 
 /// Checks a report's text: not blank, not over the limit.
 pub fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
@@ -231,22 +231,20 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake) -> Result<ReportAc
     // A duplicate was found by its location, so it has one already: joining
     // changes only its report count and update time, not its body.
     let joined = match duplicate_of {
-        Some(id) => write::join_incident(&mut w.conn, id, w.now)
-            .await?
-            .map(|joined| (id, joined)),
+        Some(id) => write::join_incident(&mut w.conn, id, w.now).await?,
         None => None,
     };
-    let target = match joined {
-        Some((id, joined)) => Target::Joined(id, joined),
-        None => Target::Opened(open_incident(w, &text, location.clone(), district, &c).await?),
-    };
-    let incident_id = match &target {
-        Target::Joined(id, _) => *id,
-        Target::Opened(incident) => incident.id,
+    let duplicate = joined.is_some();
+    let (head, opened) = match joined {
+        Some(head) => (head, None),
+        None => {
+            let incident = open_incident(w, &text, location.clone(), district, &c).await?;
+            (IncidentHead::of(&incident), Some(incident))
+        }
     };
     let report = Report {
         id: report_id,
-        incident_id,
+        incident_id: head.id,
         channel: sender.channel,
         text,
         location,
@@ -257,42 +255,25 @@ pub(crate) async fn ingest(w: &mut Write<'_>, intake: Intake) -> Result<ReportAc
     write::insert_report(&mut w.conn, &report).await?;
     w.emit(Event::ReportReceived {
         report,
-        duplicate_of_existing: matches!(target, Target::Joined(..)),
+        duplicate_of_existing: duplicate,
     })
     .await?;
-    Ok(match target {
-        Target::Joined(id, j) => ReportAccepted {
-            id,
-            number: j.number,
-            report_id,
-            category: j.category,
-            queue: j.queue,
-            priority: j.priority,
-            status: j.status,
-            duplicate: true,
-            outside_badung: j.outside_badung,
-        },
-        Target::Opened(incident) => {
-            let incident = auto_dispatch(w, incident).await?;
-            ReportAccepted {
-                id: incident.id,
-                number: incident.number.clone(),
-                report_id,
-                category: incident.category,
-                queue: incident.queue,
-                priority: incident.priority,
-                status: incident.status,
-                duplicate: false,
-                outside_badung: incident.outside_badung,
-            }
-        }
+    // A new incident may be dispatched at once, which changes its status.
+    let head = match opened {
+        Some(incident) => IncidentHead::of(&auto_dispatch(w, incident).await?),
+        None => head,
+    };
+    Ok(ReportAccepted {
+        id: head.id,
+        number: head.number,
+        report_id,
+        category: head.category,
+        queue: head.queue,
+        priority: head.priority,
+        status: head.status,
+        duplicate,
+        outside_badung: head.outside_badung,
     })
-}
-
-/// Where a report goes: an open incident it joins, or the one it opened.
-enum Target {
-    Joined(IncidentId, write::Joined),
-    Opened(Incident),
 }
 
 /// An open incident this report probably duplicates: from the live index, or

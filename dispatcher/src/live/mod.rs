@@ -3,9 +3,10 @@
 //! The writer hands every committed batch to [`Hub::publish`]. The hub applies
 //! it to the in-memory projections (unit index, active incidents, ack timers),
 //! wraps each event's JSON, as the log stored it, into one shared [`Frame`],
-//! keeps the most recent frames for replay, and broadcasts them. On PostgreSQL with several nodes a
-//! follower task also pulls events other nodes committed, and the hub fills any
-//! sequence gap from the store, so every node publishes the same gap-free order.
+//! keeps the most recent frames for replay, and broadcasts them. On
+//! PostgreSQL with several nodes a follower task also pulls events other
+//! nodes committed, and the hub fills any sequence gap from the store, so
+//! every node publishes the same gap-free order.
 
 pub mod runtime;
 mod snapshots;
@@ -55,17 +56,22 @@ impl Frame {
             at: &record.at,
             actor: &record.actor,
         };
-        let mut json = serde_json::to_string(&head).unwrap_or_else(|e| {
-            tracing::error!(error = %e, seq = record.seq, "event header not serialisable");
-            String::from("{}")
-        });
-        // `{"type":"event",...,"actor":{...}}` becomes `{...,"event":BODY}`,
-        // the field order serde gives `ServerMessage::Event` (tested).
-        json.pop();
-        json.reserve(body.len() + 10);
-        json.push_str(",\"event\":");
-        json.push_str(&body);
-        json.push('}');
+        let json = match serde_json::to_string(&head) {
+            // `{"type":"event",...,"actor":{...}}` becomes `{...,"event":BODY}`,
+            // the field order serde gives `ServerMessage::Event` (tested).
+            Ok(mut json) => {
+                json.pop();
+                json.reserve(body.len() + 10);
+                json.push_str(",\"event\":");
+                json.push_str(&body);
+                json.push('}');
+                json
+            }
+            Err(e) => {
+                tracing::error!(error = %e, seq = record.seq, "event header not serialisable");
+                String::from("{}")
+            }
+        };
         Frame {
             seq: record.seq,
             kind: record.event.kind(),

@@ -46,11 +46,6 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     pub fn start(file: &Path) -> anyhow::Result<Checkpointer> {
-        Checkpointer::start_with(file, EVERY, REWIND_ABOVE_FRAMES)
-    }
-
-    /// [`Checkpointer::start`] with another period and rewind threshold (tests).
-    pub(crate) fn start_with(file: &Path, every: Duration, rewind_above_frames: i64) -> anyhow::Result<Checkpointer> {
         let conn =
             rusqlite::Connection::open(file).with_context(|| format!("opening {} for checkpoints", file.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
@@ -62,8 +57,8 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || loop {
-                let done = !matches!(stopped.recv_timeout(every), Err(mpsc::RecvTimeoutError::Timeout));
-                round(&conn, &file, rewind_above_frames, &ask);
+                let done = !matches!(stopped.recv_timeout(EVERY), Err(mpsc::RecvTimeoutError::Timeout));
+                round(&conn, &file, REWIND_ABOVE_FRAMES, &ask);
                 if done {
                     break;
                 }

@@ -128,8 +128,9 @@ impl Store {
         // Savepoints (auto-dispatch, most commands) copy the pages they touch
         // to a sub-journal, which SQLite keeps in memory only up to 64 KiB and
         // then moves to a temporary file: `write` calls on the writer's thread
-        // (7 % of it in the ingest benchmark). In memory it stays in memory;
-        // it lives for one batch and holds only pages that batch touched.
+        // (7 % of it in the ingest benchmark). With `temp_store=MEMORY` it
+        // never leaves memory; it lives for one batch and holds only pages
+        // that batch touched.
         conn.pragma_update(None, "temp_store", "MEMORY").with_context(opening)?;
         // Every statement the writer runs stays prepared.
         conn.set_prepared_statement_cache_capacity(128);

@@ -458,6 +458,16 @@ unsafe extern "C" fn x_current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut 
 mod tests {
     use super::*;
 
+    /// The database opened again through the default VFS, checked whole.
+    fn reopened_intact(file: &Path) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(file).expect("reopen");
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("check");
+        assert_eq!(check, "ok");
+        conn
+    }
+
     #[test]
     fn commits_through_it_are_seen_by_other_connections_and_survive_reopening() {
         let dir = tempfile::tempdir().expect("dir");
@@ -483,11 +493,7 @@ mod tests {
             assert_eq!(seen, (batch + 1) * 40, "a commit is visible as soon as it returns");
         }
         drop((writer, reader));
-        let again = rusqlite::Connection::open(&file).expect("reopen");
-        let check: String = again
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("check");
-        assert_eq!(check, "ok");
+        let again = reopened_intact(&file);
         let n: i64 = again
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .expect("count");
@@ -533,11 +539,7 @@ mod tests {
             assert_eq!(busy, 0);
         }
         drop(writer);
-        let again = rusqlite::Connection::open(&file).expect("reopen");
-        let check: String = again
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("check");
-        assert_eq!(check, "ok");
+        let again = reopened_intact(&file);
         let (n, short): (i64, i64) = again
             .query_row("SELECT COUNT(*), SUM(body = 'z') FROM t", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))

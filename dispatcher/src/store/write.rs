@@ -224,16 +224,31 @@ pub async fn update_incident(conn: &mut WriteConn<'_>, i: &Incident) -> DbResult
     Ok(())
 }
 
-/// What a report that joins an incident answers with (the incident's
-/// columns as they are after the join).
+/// What a report's answer says of its incident: the columns beside the
+/// body, so a report that joins an incident needs no body ([`join_incident`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Joined {
+pub struct IncidentHead {
+    pub id: IncidentId,
     pub number: String,
     pub category: Category,
     pub queue: Queue,
     pub priority: Priority,
     pub status: IncidentStatus,
     pub outside_badung: bool,
+}
+
+impl IncidentHead {
+    pub fn of(i: &Incident) -> IncidentHead {
+        IncidentHead {
+            id: i.id,
+            number: i.number.clone(),
+            category: i.category,
+            queue: i.queue,
+            priority: i.priority,
+            status: i.status,
+            outside_badung: i.outside_badung,
+        }
+    }
 }
 
 /// Counts one more report on the incident and marks it updated at `at`,
@@ -243,7 +258,11 @@ pub struct Joined {
 /// returned rows in a temporary table it creates per statement, which made
 /// the join cost more than the update (`perf`, ingest benchmark). The
 /// `SELECT` finds the row's page where the `UPDATE` left it, in the cache.
-pub async fn join_incident(conn: &mut WriteConn<'_>, id: IncidentId, at: DateTime<Utc>) -> DbResult<Option<Joined>> {
+pub async fn join_incident(
+    conn: &mut WriteConn<'_>,
+    id: IncidentId,
+    at: DateTime<Utc>,
+) -> DbResult<Option<IncidentHead>> {
     let id_text = id.to_string();
     let changed = execute(
         conn,
@@ -261,7 +280,8 @@ pub async fn join_incident(conn: &mut WriteConn<'_>, id: IncidentId, at: DateTim
     )
     .await?;
     let bad = |column: &str| sqlx::Error::Decode(format!("incident {id}: bad {column} column").into());
-    Ok(Some(Joined {
+    Ok(Some(IncidentHead {
+        id,
         number: row.text(0)?,
         category: Category::parse(&row.text(1)?).ok_or_else(|| bad("category"))?,
         queue: Queue::parse(&row.text(2)?).ok_or_else(|| bad("queue"))?,
