@@ -1,6 +1,6 @@
 //! Live-feed fan-out benchmark: N websocket subscribers on loopback, reports posted over HTTP.
 //!
-//! `cargo bench -p dispatcher --bench fanout` (see docs/benchmarks-fanout.md).
+//! `cargo bench -p dispatcher --bench fanout` (figures in docs/benchmarks.md).
 //!
 //! For each N (default 1,000 and 10,000) and for each server, ours and a bare
 //! tokio-tungstenite broadcast server (the baseline), the bench:
@@ -26,7 +26,11 @@
 //!
 //! Environment knobs: `FANOUT_SUBS` (e.g. `1000,10000`), `FANOUT_RATE` (reports/s,
 //! 1000), `FANOUT_SECS` (10), `FANOUT_SAT_SECS` (5), `FANOUT_DRAIN_SECS` (10),
-//! `FANOUT_SERVERS` (`ours,bare`).
+//! `FANOUT_SERVERS` (`ours,bare`), `FANOUT_FEED_THREADS` (our server's feed threads;
+//! default as `dispatcher serve`: one per core).
+//!
+//! Each latency line also gives the POSTs' own latency (send to 201): what the
+//! fan-out load costs 112 intake.
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::PathBuf;
@@ -325,11 +329,18 @@ impl Run {
     }
 }
 
-/// The k in the first `FX<k>X` of a frame.
-fn marker(s: &str) -> Option<usize> {
-    let at = s.find("FX")? + 2;
-    let digits = s[at..].bytes().take_while(u8::is_ascii_digit).count();
-    s[at..at + digits].parse().ok()
+/// The k in the first `FX<k>X` of a frame. `memmem` and bytes, not `str::find` on a
+/// checked `&str`: this runs for every subscriber x frame, in the load generator whose
+/// CPU the servers share (it was a quarter of the clients' time).
+fn marker(frame: &[u8]) -> Option<usize> {
+    let at = memchr::memmem::find(frame, b"FX")? + 2;
+    let mut k = 0usize;
+    let mut digits = 0;
+    for b in frame[at..].iter().take_while(|b| b.is_ascii_digit()) {
+        k = k.checked_mul(10)?.checked_add(usize::from(b - b'0'))?;
+        digits += 1;
+    }
+    (digits > 0).then_some(k)
 }
 
 /// A minimal websocket client for the subscribers: one buffered read serves many
@@ -339,7 +350,30 @@ fn marker(s: &str) -> Option<usize> {
 /// by either server.
 struct RawWs {
     io: tokio::io::BufReader<tokio::net::TcpStream>,
+    /// The last frame's payload when it did not lie whole in the read buffer.
     payload: Vec<u8>,
+    /// Where the last frame's payload lies in the read buffer, when it does.
+    in_buffer: Option<(usize, usize)>,
+    /// Bytes of the read buffer the last frame took, consumed at the next read.
+    consumed: usize,
+}
+
+/// Opcode and payload range of an unmasked frame lying whole at the start of `buf`.
+fn whole_frame(buf: &[u8]) -> Option<(u8, usize, usize)> {
+    let (&b0, &b1) = (buf.first()?, buf.get(1)?);
+    if b1 & 0x80 != 0 {
+        return None;
+    }
+    let (header, len) = match b1 & 0x7f {
+        126 => (4, usize::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?))),
+        127 => (
+            10,
+            usize::try_from(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)).ok()?,
+        ),
+        n => (2, usize::from(n)),
+    };
+    let end = header + len;
+    (end <= buf.len()).then_some((b0 & 0x0f, header, end))
 }
 
 impl RawWs {
@@ -370,6 +404,8 @@ impl RawWs {
         Ok(RawWs {
             io,
             payload: Vec::with_capacity(4096),
+            in_buffer: None,
+            consumed: 0,
         })
     }
 
@@ -388,9 +424,20 @@ impl RawWs {
         self.io.get_mut().write_all(&frame).await
     }
 
-    /// The next frame's opcode; its payload is in `self.payload`.
+    /// The next frame's opcode; [`RawWs::payload`] is its payload. A frame
+    /// that lies whole in the read buffer is parsed there, without a copy.
     async fn next(&mut self) -> std::io::Result<u8> {
-        use tokio::io::AsyncReadExt;
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        self.io.consume(std::mem::take(&mut self.consumed));
+        self.in_buffer = None;
+        if self.io.buffer().is_empty() {
+            let _ = self.io.fill_buf().await?;
+        }
+        if let Some((opcode, start, end)) = whole_frame(self.io.buffer()) {
+            self.in_buffer = Some((start, end));
+            self.consumed = end;
+            return Ok(opcode);
+        }
         let b0 = self.io.read_u8().await?;
         let b1 = self.io.read_u8().await?;
         let len = match b1 & 0x7f {
@@ -406,9 +453,16 @@ impl RawWs {
         Ok(b0 & 0x0f)
     }
 
+    fn payload(&self) -> &[u8] {
+        match self.in_buffer {
+            Some((start, end)) => &self.io.buffer()[start..end],
+            None => &self.payload,
+        }
+    }
+
     /// Bytes already read but not yet parsed.
     fn buffered(&self) -> usize {
-        self.io.buffer().len()
+        self.io.buffer().len() - self.consumed
     }
 }
 
@@ -440,9 +494,9 @@ async fn subscriber(id: usize, addr: String, path: String, token: String, run: A
     // welcome, then snapshot
     loop {
         match ws.next().await {
-            Ok(1) if ws.payload.starts_with(b"{\"type\":\"snapshot\"") => break,
-            Ok(1) if ws.payload.starts_with(b"{\"type\":\"error\"") => {
-                eprintln!("subscriber {id}: {}", String::from_utf8_lossy(&ws.payload));
+            Ok(1) if ws.payload().starts_with(b"{\"type\":\"snapshot\"") => break,
+            Ok(1) if ws.payload().starts_with(b"{\"type\":\"error\"") => {
+                eprintln!("subscriber {id}: {}", String::from_utf8_lossy(ws.payload()));
                 run.connect_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -461,8 +515,8 @@ async fn subscriber(id: usize, addr: String, path: String, token: String, run: A
         match opcode {
             1 => {
                 let now = run.now_ns();
-                let s = std::str::from_utf8(&ws.payload).unwrap_or("");
-                if s.starts_with("{\"type\":\"event\"") {
+                let s = ws.payload();
+                if s.starts_with(b"{\"type\":\"event\"") {
                     events += 1;
                     bytes += s.len() as u64;
                     if let Some(k) = marker(s).filter(|k| *k < run.send_at.len()) {
@@ -471,13 +525,13 @@ async fn subscriber(id: usize, addr: String, path: String, token: String, run: A
                             run.hists[usize::from(k >= run.split)].record(now.saturating_sub(sent - 1) / 1000);
                         }
                     }
-                } else if s.starts_with("{\"type\":\"ping\"") {
+                } else if s.starts_with(b"{\"type\":\"ping\"") {
                     run.pings.fetch_add(1, Ordering::Relaxed);
                     if ws.send(1, b"{\"type\":\"pong\"}").await.is_err() {
                         break;
                     }
-                } else if s.starts_with("{\"type\":\"error\"") {
-                    if s.contains("lagging") {
+                } else if s.starts_with(b"{\"type\":\"error\"") {
+                    if memchr::memmem::find(s, b"lagging").is_some() {
                         run.lagging.fetch_add(1, Ordering::Relaxed);
                     } else {
                         run.errors.fetch_add(1, Ordering::Relaxed);
@@ -486,7 +540,7 @@ async fn subscriber(id: usize, addr: String, path: String, token: String, run: A
             }
             8 => break,
             9 => {
-                let data = std::mem::take(&mut ws.payload);
+                let data = ws.payload().to_vec();
                 if ws.send(10, &data).await.is_err() {
                     break;
                 }
@@ -653,6 +707,9 @@ fn child_dispatcher() -> anyhow::Result<()> {
         let dir = PathBuf::from(std::env::var("FANOUT_DATA_DIR").context("FANOUT_DATA_DIR")?);
         let mut settings = dispatcher::app::Settings::new("127.0.0.1:0".parse()?, dir);
         settings.feed_channel = env_u64("FANOUT_FEED_CHANNEL", 4096) as usize;
+        if let Ok(n) = std::env::var("FANOUT_FEED_THREADS") {
+            settings.feed_threads = n.parse().context("FANOUT_FEED_THREADS")?;
+        }
         let console = dispatcher::cli::create_token(&settings, "dispatcher", None, Some("fanout-console")).await?;
         let integrator = dispatcher::cli::create_token(&settings, "integrator", None, Some("fanout-poster")).await?;
         let app = dispatcher::app::App::start(settings).await?;
@@ -810,6 +867,21 @@ fn report_body(k: usize) -> String {
 struct PostStats {
     ok: AtomicU64,
     failed: AtomicU64,
+    /// Send to 201, in µs, of every answered POST: intake's own latency while the feed is loaded.
+    answered_us: std::sync::Mutex<Vec<u64>>,
+}
+
+impl PostStats {
+    /// The q-quantile of the answered POSTs' latency, in µs.
+    fn answered_quantile(&self, q: f64) -> Option<u64> {
+        let mut v = self.answered_us.lock().map(|v| v.clone()).unwrap_or_default();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let i = (((v.len() as f64) * q).ceil() as usize).clamp(1, v.len()) - 1;
+        Some(v[i])
+    }
 }
 
 async fn post_one(
@@ -829,9 +901,13 @@ async fn post_one(
     if let Some(run) = run {
         run.send_at[k].store(run.now_ns() + 1, Ordering::Release);
     }
+    let sent = Instant::now();
     let ok = match req.send().await {
         Ok(r) if r.status().as_u16() == 201 => {
             let _ = r.bytes().await;
+            if let Ok(mut v) = stats.answered_us.lock() {
+                v.push(sent.elapsed().as_micros() as u64);
+            }
             true
         }
         Ok(r) => {
@@ -1055,6 +1131,8 @@ struct Lat {
     rate: f64,
     posted: u64,
     post_failed: u64,
+    post_p50: Option<u64>,
+    post_p99: Option<u64>,
     events: i64,
     expected: u64,
     delivered: u64,
@@ -1109,6 +1187,8 @@ async fn latency_phase(
     }
     lat.posted = stats.ok.load(Ordering::Relaxed);
     lat.post_failed = stats.failed.load(Ordering::Relaxed);
+    lat.post_p50 = stats.answered_quantile(0.50);
+    lat.post_p99 = stats.answered_quantile(0.99);
     let head1 = head_seq(&srv.ws_url, &srv.console_token).await;
     lat.events = match (head0, head1) {
         (Ok(a), Ok(b)) => b - a,
@@ -1146,10 +1226,12 @@ async fn latency_phase(
     lat.p99 = h.quantile(0.99, total);
     lat.max = (lat.delivered >= lat.expected).then(|| h.max());
     eprintln!(
-        "  latency at {:.1} reports/s: {} posted ({} failed), {} events x {} subscribers, delivered {}/{}, p50 {} p99 {} max {}; server CPU {:.0}%",
+        "  latency at {:.1} reports/s: {} posted ({} failed; answered p50 {} p99 {}), {} events x {} subscribers, delivered {}/{}, p50 {} p99 {} max {}; server CPU {:.0}%",
         rate,
         lat.posted,
         lat.post_failed,
+        fmt_us(lat.post_p50),
+        fmt_us(lat.post_p99),
         lat.events,
         n,
         lat.delivered,
@@ -1198,18 +1280,19 @@ fn print_table(cfg: &Config, outcomes: &[Outcome]) {
         cfg.secs, cfg.drain_secs
     );
     println!(
-        "| server | N | connected (s) | reports/s | events | delivered / expected | lost | p50 | p99 | max | drained (s) | server CPU |"
+        "| server | N | connected (s) | reports/s | POST answered p99 | events | delivered / expected | lost | p50 | p99 | max | drained (s) | server CPU |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         for l in [&o.full, &o.half] {
             println!(
-                "| {} | {} | {} ({:.1}) | {:.1} | {} | {} / {} | {} | {} | {} | {} | {:.1} | {:.0}% |",
+                "| {} | {} | {} ({:.1}) | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {:.1} | {:.0}% |",
                 o.server,
                 o.n,
                 o.connected,
                 o.connect_secs,
                 l.rate,
+                fmt_us(l.post_p99),
                 l.events,
                 l.delivered,
                 l.expected,

@@ -272,3 +272,46 @@ async fn a_thousand_connect_disconnect_cycles_leave_nothing_behind() {
     );
     t.stop().await;
 }
+
+/// The upgrade is checked like any request (a JSON 400 naming the header),
+/// websocket-level pings are answered, and messages of every size (a
+/// snapshot past 64 KiB takes the 64-bit length) reach a standard client
+/// intact, in order with the connection's own messages.
+#[tokio::test]
+async fn the_socket_speaks_plain_rfc6455_to_a_standard_client() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let t = spawn_app(Db::Sqlite).await;
+    let plain = t.get("/ws", &t.tokens.call_taker).await;
+    assert_eq!(plain.status, 400, "{}", plain.body);
+    assert_eq!(plain.body["error"]["field"], "connection", "{}", plain.body);
+
+    post_reports(&t, 200).await;
+    let (mut c, welcome) = FeedClient::connect(&t.url, &t.tokens.call_taker, &["console"], None).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let snapshot = c.next().await.expect("snapshot");
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["incidents"].as_array().map(Vec::len), Some(200));
+    let size = snapshot.to_string().len();
+    assert!(size > 65_536, "the snapshot ({size} bytes) must take the 64-bit length");
+
+    c.socket
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .expect("ping");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), c.socket.next()).await {
+            Ok(Some(Ok(Message::Pong(p)))) => {
+                assert_eq!(&p[..], b"are you there");
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+    post_reports(&t, 1).await;
+    let e = c.next_event().await.expect("an event after the pong");
+    assert_eq!(e["event"]["type"], "incident_created", "{e}");
+    assert_eq!(e["seq"].as_i64(), snapshot["seq"].as_i64().map(|s| s + 1));
+}

@@ -10,13 +10,13 @@
 
 pub mod runtime;
 mod snapshots;
+pub mod socket;
 pub mod ws;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use incident_types::{EventRecord, IncidentId, UnitId};
 use tokio::sync::{broadcast, watch};
 
@@ -33,7 +33,8 @@ pub struct Frame {
     pub kind: &'static str,
     pub incident_id: Option<IncidentId>,
     pub unit_id: Option<UnitId>,
-    pub json: Utf8Bytes,
+    /// The `event` message, framed for the wire once for every subscriber.
+    pub framed: socket::Framed,
 }
 
 impl Frame {
@@ -77,7 +78,7 @@ impl Frame {
             kind: record.event.kind(),
             incident_id: record.event.incident_id(),
             unit_id: record.event.unit_id().cloned(),
-            json: json.into(),
+            framed: socket::Framed::text(&json),
         }
     }
 }
@@ -399,7 +400,7 @@ mod tests {
         let stored = record(7);
         let expected = serde_json::to_string(&ServerMessage::Event(stored.record.clone())).expect("json");
         let frame = Frame::new(stored);
-        assert_eq!(frame.json.as_str(), expected);
+        assert_eq!(frame.framed.json(), expected);
         assert_eq!((frame.seq, frame.kind), (7, "incident_status_changed"));
     }
 

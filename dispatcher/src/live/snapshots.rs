@@ -9,9 +9,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use incident_types::feed::{ServerMessage, SnapshotReason};
 
+use super::socket::Framed;
 use crate::store::{Snapshot, Store};
 
 /// A snapshot and its staff messages, serialised at most once per reason.
@@ -19,7 +19,7 @@ use crate::store::{Snapshot, Store};
 pub struct SharedSnapshot {
     pub snapshot: Snapshot,
     /// Indexed by [`reason_index`].
-    staff_messages: [OnceLock<Utf8Bytes>; 2],
+    staff_messages: [OnceLock<Framed>; 2],
 }
 
 fn reason_index(reason: SnapshotReason) -> usize {
@@ -31,7 +31,7 @@ fn reason_index(reason: SnapshotReason) -> usize {
 
 impl SharedSnapshot {
     /// The whole snapshot as staff (consoles, supervisors) see it, as a `snapshot` message.
-    pub fn staff_message(&self, reason: SnapshotReason) -> Utf8Bytes {
+    pub fn staff_message(&self, reason: SnapshotReason) -> Framed {
         self.staff_messages[reason_index(reason)]
             .get_or_init(|| {
                 let s = &self.snapshot;
@@ -42,7 +42,7 @@ impl SharedSnapshot {
                     units: s.units.clone(),
                     calls: s.calls.clone(),
                 };
-                serde_json::to_string(&msg).unwrap_or_default().into()
+                Framed::text(&serde_json::to_string(&msg).unwrap_or_default())
             })
             .clone()
     }
@@ -88,13 +88,13 @@ mod tests {
         assert_eq!(a.snapshot.seq, 0);
         let message = a.staff_message(SnapshotReason::HistoryGap);
         assert!(
-            message.as_str().contains(r#""reason":"history_gap""#),
+            message.json().contains(r#""reason":"history_gap""#),
             "{}",
-            message.as_str()
+            message.json()
         );
         assert_eq!(
-            a.staff_message(SnapshotReason::HistoryGap),
-            message,
+            a.staff_message(SnapshotReason::HistoryGap).wire().as_ptr(),
+            message.wire().as_ptr(),
             "serialised once, reused"
         );
         // A subscriber whose live stream starts after the cached snapshot must not get it.

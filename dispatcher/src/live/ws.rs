@@ -4,7 +4,8 @@
 //! first message: never in the URL, which ends up in logs), picks topics its
 //! role allows, says the last sequence it saw, and gets either a replay of
 //! what it missed or a snapshot, then the live stream. Memory per connection is
-//! bounded: frames are shared `Arc`s, and a client that falls more than the
+//! bounded: frames are shared `Arc`s, written from there to the socket
+//! ([`super::socket`]) without a copy of their own, and a client that falls more than the
 //! broadcast capacity behind is told `lagging` and dropped (it catches up on
 //! reconnect by sequence). Position updates are coalesced while it is behind.
 
@@ -12,15 +13,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::response::Response;
-use futures::SinkExt;
 use incident_types::feed::{ClientMessage, ServerMessage, SnapshotReason};
 use incident_types::{IncidentId, Position, UnitId};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::socket::{FeedSocket, Framed};
 use super::{on_topic, Frame, Start, Topic};
 use crate::auth::{authenticate, Principal, Role};
 use crate::core::units::{ReportStatus, UpdatePosition};
@@ -41,36 +43,32 @@ const COALESCE_ABOVE: usize = 64;
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 /// Largest snapshot message (about 30,000 active incidents).
 pub const MAX_SNAPSHOT_BYTES: usize = 16 * 1024 * 1024;
-/// Largest message a client may send.
-pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+pub use super::socket::MAX_CLIENT_MESSAGE;
 
 /// Upgrades to a websocket. A bearer header, if present, must be valid.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade, parts: Parts) -> Result<Response, ApiError> {
-    let header_principal = match crate::auth::bearer(&parts) {
-        Some(token) => Some(authenticate(&state, token).await?),
-        None => None,
+pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Result<Response, ApiError> {
+    let header_principal = {
+        let (parts, body) = request.into_parts();
+        let principal = match crate::auth::bearer(&parts) {
+            Some(token) => Some(authenticate(&state, token).await?),
+            None => None,
+        };
+        request = Request::from_parts(parts, body);
+        principal
     };
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-        // Client messages are small: a small read buffer keeps idle connections cheap.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(32 * 1024)
-        // Must hold one whole message: a snapshot of a busy centre is megabytes.
-        .max_write_buffer_size(MAX_SNAPSHOT_BYTES)
-        .on_upgrade(move |socket| async move {
-            // The connection lives on the feed's runtime, apart from intake.
-            let guard = state.connections.track();
-            let feed = state.feed.clone();
-            feed.spawn(async move {
-                let _guard = guard;
-                Connection { socket, state }.run(header_principal).await;
-            });
-        }))
+    FeedSocket::accept(&mut request, move |socket| async move {
+        // The connection lives on the feed's runtime, apart from intake.
+        let guard = state.connections.track();
+        let feed = state.feed.clone();
+        feed.spawn(async move {
+            let _guard = guard;
+            Connection { socket, state }.run(header_principal).await;
+        });
+    })
 }
 
 struct Connection {
-    socket: WebSocket,
+    socket: FeedSocket,
     state: AppState,
 }
 
@@ -107,26 +105,24 @@ impl Connection {
         )
     }
 
-    /// Writes frames with one flush at the end, under one deadline for all of
-    /// them: under load a connection wakes for many frames at once, and one
-    /// write and one timer per wake (not per frame) is what keeps up.
-    async fn send_all(&mut self, frames: Vec<Utf8Bytes>) -> bool {
-        if frames.is_empty() {
+    /// Writes pre-framed messages in as few writes as the socket takes, under
+    /// one deadline for all of them: under load a connection wakes for many
+    /// frames at once, and one write and one timer per wake (not per frame) is
+    /// what keeps up.
+    async fn send_all<'a>(&mut self, frames: impl IntoIterator<Item = &'a Framed>) -> bool {
+        let wire: Vec<&[u8]> = frames.into_iter().map(Framed::wire).collect();
+        if wire.is_empty() {
             return true;
         }
-        let socket = &mut self.socket;
-        let write = async move {
-            for json in frames {
-                socket.feed(Message::Text(json)).await?;
-            }
-            socket.flush().await
-        };
-        matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, self.socket.write_framed(&wire)).await,
+            Ok(Ok(()))
+        )
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = CloseFrame {
-            code,
+            code: CloseCode::from(code),
             reason: Utf8Bytes::from(reason.to_owned()),
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.send(Message::Close(Some(frame)))).await;
@@ -209,7 +205,7 @@ impl Connection {
                     for f in chunk {
                         track_unit_incident(f, my_unit.as_ref(), &mut unit_incident);
                         if wanted.iter().any(|t| on_topic(f, t, unit_incident)) {
-                            outgoing.push(f.json.clone());
+                            outgoing.push(&f.framed);
                         }
                         floor = f.seq;
                     }
@@ -233,11 +229,15 @@ impl Connection {
                 } else {
                     SnapshotReason::NoLastSeq
                 };
-                let msg = if principal.role != Role::Unit {
-                    Message::Text(shared.staff_message(reason))
+                let sent = if principal.role != Role::Unit {
+                    // Framed once and shared by every console that joins at
+                    // once: no copy of megabytes per connection.
+                    let framed = shared.staff_message(reason);
+                    drop(shared);
+                    self.send_all([&framed]).await
                 } else {
                     // A unit sees only its own incident, and no calls.
-                    text(&ServerMessage::Snapshot {
+                    let msg = text(&ServerMessage::Snapshot {
                         seq: snap.seq,
                         reason,
                         incidents: snap
@@ -248,10 +248,11 @@ impl Connection {
                             .collect(),
                         units: snap.units.clone(),
                         calls: Vec::new(),
-                    })
+                    });
+                    drop(shared);
+                    self.send(msg).await
                 };
-                drop(shared);
-                if !self.send(msg).await {
+                if !sent {
                     return;
                 }
             }
@@ -311,18 +312,18 @@ impl Connection {
                                     continue;
                                 }
                             }
-                            outgoing.push(f.json.clone());
+                            outgoing.push(f);
                         }
                         if let Some(n) = lagged {
-                            let _ = self.send_all(outgoing).await;
+                            let _ = self.send_all(outgoing.iter().map(|f| &f.framed)).await;
                             let _ = self.send(error("lagging", format!("{n} events behind; reconnect with last_seq={floor}"), None)).await;
                             self.close(1008, "lagging").await;
                             return;
                         }
                         if rx.is_empty() {
-                            outgoing.extend(positions.drain().map(|(_, p)| p.json.clone()));
+                            outgoing.extend(positions.drain().map(|(_, p)| p));
                         }
-                        if !self.send_all(outgoing).await {
+                        if !self.send_all(outgoing.iter().map(|f| &f.framed)).await {
                             return;
                         }
                     }
@@ -361,7 +362,7 @@ impl Connection {
                                 return;
                             }
                         }
-                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                     }
                 }
             }
