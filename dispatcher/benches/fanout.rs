@@ -27,7 +27,7 @@
 //! Environment knobs: `FANOUT_SUBS` (e.g. `1000,10000`), `FANOUT_RATE` (reports/s,
 //! 1000), `FANOUT_SECS` (10), `FANOUT_SAT_SECS` (5), `FANOUT_DRAIN_SECS` (10),
 //! `FANOUT_SERVERS` (`ours,bare`), `FANOUT_FEED_THREADS` (our server's feed threads;
-//! default as `dispatcher serve`: one per core).
+//! default as `dispatcher serve`: half the cores, at least one).
 //!
 //! Each latency line also gives the POSTs' own latency (send to 201): what the
 //! fan-out load costs 112 intake.

@@ -46,7 +46,7 @@ struct Common {
     /// Log JSON lines instead of text.
     #[arg(long, global = true, env = "DISPATCHER_LOG_JSON")]
     log_json: bool,
-    /// Threads for websocket connections, apart from intake (default: one per core).
+    /// Threads for websocket connections, apart from intake (default: half the cores, at least 1).
     #[arg(long, global = true, env = "DISPATCHER_FEED_THREADS", value_parser = clap::value_parser!(u16).range(1..=256))]
     feed_threads: Option<u16>,
 }

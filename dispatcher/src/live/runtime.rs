@@ -4,28 +4,27 @@
 //! second to a thousand consoles it can use every core the process has. On
 //! the runtime that also serves HTTP, a burst like that left 112 reports
 //! waiting for seconds behind websocket writes (the fan-out benchmark saw
-//! POSTs time out). Connection tasks therefore run on a runtime of their own,
-//! so that the operating system, not tokio's run queue, shares the cores
-//! between the feed and intake: an intake thread that wakes gets a core
-//! within a scheduler slice instead of waiting behind every queued
-//! websocket write. An overloaded feed falls behind, and its slow
-//! subscribers are dropped and catch up by sequence.
+//! POSTs time out). Connection tasks therefore run on a runtime of their own
+//! with a bounded number of worker threads (by default half the cores, at
+//! least one), and HTTP handlers, the writer and the timers keep the rest.
+//! An overloaded feed then falls behind, and its slow subscribers are
+//! dropped and catch up by sequence, while intake keeps its latency.
 //!
-//! By default the feed has one thread per core. With half the cores (one
-//! here) it was the fan-out's bottleneck while the other core idled: at 1,000
-//! reports/s to 1,000 consoles the feed's p99 was 0.6–1.2 s against
-//! 0.12–0.23 s with two threads. The price is intake's latency under that
-//! overload, POST p99 23–48 ms against 41–57 ms (fan-out benchmark,
-//! 2026-12-04); `DISPATCHER_FEED_THREADS=1` chooses the other side.
+//! More feed threads do not help on two cores: with one thread per core the
+//! feed saturated at 2.1–2.8 M frames/s against 3.0–3.2 M with one (the
+//! threads contend for the broadcast channel and the scheduler), the feed's
+//! p99 at 1,000 reports/s to 1,000 consoles was about the same (58–103 ms
+//! against 54–124 ms) and intake's POST p99 under that load was higher
+//! (28–49 ms against 21–34 ms; fan-out benchmark, 2026-12-04).
 //!
 //! The sockets stay registered with the main runtime's I/O driver; only the
 //! tasks that read and write them run here.
 
 use anyhow::Context;
 
-/// Feed threads when none are configured: one per core.
+/// Feed threads when none are configured: half the cores, at least one.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// A runtime for connection tasks; shut down (without blocking) when dropped.
