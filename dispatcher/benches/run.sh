@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every dispatcher benchmark: durable ingest, nearest unit (with its Redis and PostGIS
-# baselines) and the classifier.
+# baselines), the classifier and the websocket fan-out (with its bare tokio-tungstenite
+# baseline; about 4 minutes of the run).
 #
 #   bash dispatcher/benches/run.sh
 #
@@ -45,7 +46,7 @@ PG_BIN="/usr/lib/postgresql/$PG_VERSION/bin"
 
 # ---------------------------------------------------------------- build first
 echo "== building the benches (release profile)"
-cargo bench -p dispatcher --bench ingest --bench nearest --bench classify --no-run
+cargo bench -p dispatcher --bench ingest --bench nearest --bench classify --bench fanout --no-run
 
 # ---------------------------------------------------------------- services
 free_port() {
@@ -124,7 +125,7 @@ OUT="target/bench-results/run-$(date -u +%Y%m%dT%H%M%SZ).txt"
     echo "redis: $(redis-server --version | awk '{print $3}'); postgresql: $("$PG_BIN/postgres" --version | awk '{print $3}'); postgis: $(as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d bench -Atc 'SELECT extversion FROM pg_extension WHERE extname = '"'"'postgis'"'"'')"
     echo "sqlite/data dir: $BENCH_TMPDIR ($(df -T "$BENCH_TMPDIR" | awk 'NR==2 {print $2}'))"
     echo
-    for bench in ingest nearest classify; do
+    for bench in ingest nearest classify fanout; do
         echo "=================================================================== $bench"
         cargo bench -q -p dispatcher --bench "$bench" 2>&1
         echo
