@@ -94,7 +94,7 @@ impl Checkpointer {
 fn round(conn: &rusqlite::Connection, file: &Path, rewind_above_frames: i64, ask: &AtomicBool) {
     if checkpoint(conn, file).is_some_and(|frames| frames > rewind_above_frames) {
         catch_up(conn, file);
-        sync_database(file);
+        sync_database(conn, file);
         // What was committed during the sync; copied, not yet synced.
         catch_up(conn, file);
         ask.store(true, Ordering::Release);
@@ -111,12 +111,8 @@ fn round(conn: &rusqlite::Connection, file: &Path, rewind_above_frames: i64, ask
 /// (timed, and seen with `strace`, at 1,000 reports/s). Synced here first,
 /// the writer's sync has only its last few pages left: its pass took
 /// 0.1-10 ms in the same runs (ingest benchmark, 2026-12-04).
-fn sync_database(file: &Path) {
-    let synced = std::fs::OpenOptions::new()
-        .write(true)
-        .open(file)
-        .and_then(|f| f.sync_data());
-    if let Err(e) = synced {
+fn sync_database(conn: &rusqlite::Connection, file: &Path) {
+    if let Err(e) = super::walbuf::sync_main_file(conn) {
         tracing::warn!(error = %e, file = %file.display(), "could not sync the database file before a WAL rewind");
     }
 }
