@@ -569,6 +569,18 @@ async fn head_seq(http: &reqwest::Client, url: &str) -> anyhow::Result<i64> {
     v["seq"].as_i64().context("seq")
 }
 
+/// The head once it reaches `at_least` (given up after 2 s: then whatever it is).
+async fn head_after(http: &reqwest::Client, url: &str, at_least: Option<i64>) -> anyhow::Result<i64> {
+    let give_up = Instant::now() + Duration::from_secs(2);
+    loop {
+        let head = head_seq(http, url).await?;
+        if at_least.is_none_or(|want| head >= want) || Instant::now() > give_up {
+            return Ok(head);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Time from hello to the end of the snapshot for one new subscriber, and its size.
 async fn snapshot_probe(url: &str, token: &str) -> anyhow::Result<(Duration, usize)> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
@@ -1190,9 +1202,11 @@ async fn latency_phase(
     lat.post_failed = stats.failed.load(Ordering::Relaxed);
     lat.post_p50 = stats.answered_quantile(0.50);
     lat.post_p99 = stats.answered_quantile(0.99);
-    // The last batch is answered just before it is broadcast: let it go out.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let head1 = head_seq(http, &srv.health_url).await;
+    // `/healthz` reports what was broadcast, and the writer answers a batch just
+    // before broadcasting it: wait until the head covers every answered POST
+    // (each opened an incident: two events at least).
+    let covered = head0.as_ref().ok().map(|h| h + 2 * lat.posted as i64);
+    let head1 = head_after(http, &srv.health_url, covered).await;
     lat.events = match (head0, head1) {
         (Ok(a), Ok(b)) => b - a,
         (a, b) => {

@@ -18,10 +18,12 @@
 //! (28–49 ms against 21–34 ms; fan-out benchmark, 2026-12-04).
 //!
 //! The feed's threads also run at a lower scheduling priority (a nice value
-//! [`FEED_NICE_ABOVE_INTAKE`] above the process's): a thread of their own is not enough on two cores, where
-//! the kernel still shares each core fairly between a busy feed thread and
-//! the threads that answer a 112 report. With 10,000 subscribers at 1,000
-//! reports/s the POSTs' p99 was 135 ms at equal priority.
+//! [`FEED_NICE_ABOVE_INTAKE`] above the process's): threads of their own are
+//! not enough on two cores, where the kernel still shares each core fairly
+//! between a busy feed thread and the threads that answer a 112 report. With
+//! 10,000 subscribers at 1,000 reports/s the POSTs' p99 was 166-211 ms at
+//! equal priority and 81-93 ms lowered (alternating fan-out benchmark runs,
+//! 2026-12-04).
 //!
 //! The sockets stay registered with the main runtime's I/O driver; only the
 //! tasks that read and write them run here.

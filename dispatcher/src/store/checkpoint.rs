@@ -110,7 +110,7 @@ fn round(conn: &rusqlite::Connection, file: &Path, rewind_above_frames: i64, ask
 /// on the writer's thread, with about fifty 112 reports queued behind it
 /// (timed, and seen with `strace`, at 1,000 reports/s). Synced here first,
 /// the writer's sync has only its last few pages left: its pass took
-/// 0.1-10 ms in the same runs (ingest benchmark, 2026-12-04).
+/// 0.1-10 ms, once 19 ms (timing build of the ingest benchmark, 2026-12-04).
 fn sync_database(conn: &rusqlite::Connection, file: &Path) {
     if let Err(e) = super::walbuf::sync_main_file(conn) {
         tracing::warn!(error = %e, file = %file.display(), "could not sync the database file before a WAL rewind");

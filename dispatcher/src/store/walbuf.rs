@@ -594,22 +594,16 @@ mod tests {
     }
 
     #[test]
-    fn the_database_file_syncs_through_sqlites_own_handle() {
+    fn the_database_file_syncs_through_sqlites_own_handle_and_a_database_without_one_is_an_error() {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("db.sqlite");
         let writer = open(&file).expect("open");
         writer.execute_batch("CREATE TABLE t (x)").expect("schema");
         let checkpointer = rusqlite::Connection::open(&file).expect("second connection");
         sync_main_file(&checkpointer).expect("synced");
-        // The connections go on as before: the writer's transaction is still exclusive.
-        writer
-            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
-            .expect("write lock");
-        checkpointer.busy_timeout(std::time::Duration::ZERO).expect("no wait");
-        assert!(
-            checkpointer.execute_batch("BEGIN IMMEDIATE").is_err(),
-            "a second writer must still be refused"
-        );
-        writer.execute_batch("COMMIT").expect("commit");
+        sync_main_file(&writer).expect("synced through the VFS too");
+        // A temporary database has no file until it spills: an error, not a crash.
+        let nothing = rusqlite::Connection::open("").expect("temporary database");
+        assert!(sync_main_file(&nothing).is_err());
     }
 }
