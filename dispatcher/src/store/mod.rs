@@ -6,6 +6,7 @@
 //! batches them into group commits.
 
 pub mod checkpoint;
+mod dbfile;
 mod read;
 pub mod sql;
 mod walbuf;

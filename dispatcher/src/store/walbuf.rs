@@ -22,9 +22,9 @@
 //! SQLite's own writes would. This holds only while every commit syncs the
 //! WAL, so [`open`] refuses anything but `synchronous=FULL`.
 //!
-//! This is the only `unsafe` code in the workspace: the VFS interface is C
-//! function pointers over memory SQLite allocates. [`sync_main_file`], the
-//! checkpoint thread's sync of the database file, lives here for that reason.
+//! This module and `super::dbfile` (the checkpoint thread's use of SQLite's
+//! handle of the database file) hold the workspace's only `unsafe` code: the
+//! VFS interface is C function pointers over memory SQLite allocates.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -455,44 +455,6 @@ unsafe extern "C" fn x_current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut 
     (*base).xCurrentTimeInt64.map_or(ffi::SQLITE_ERROR, |f| f(base, out))
 }
 
-/// Syncs `conn`'s main database file through SQLite's own handle for it
-/// (`SQLITE_FCNTL_FILE_POINTER`, then the file's `xSync`, as SQLite's own
-/// checkpoints do).
-///
-/// Not through a file descriptor of our own: closing any descriptor of a
-/// file drops every POSIX lock the process holds on it, SQLite's included,
-/// and another process (say `dispatcher token create` while the server runs)
-/// could then take itself for the last connection and delete the WAL.
-pub fn sync_main_file(conn: &rusqlite::Connection) -> anyhow::Result<()> {
-    let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
-    // SAFETY: the handle is this live connection's; SQLite writes the main
-    // database file's `sqlite3_file` pointer into `file` during the call.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            ptr::addr_of_mut!(file).cast(),
-        )
-    };
-    anyhow::ensure!(
-        rc == ffi::SQLITE_OK && !file.is_null(),
-        "no database file handle ({rc})"
-    );
-    // SAFETY: `file` is the connection's open database file, valid while the
-    // connection is; a `Connection` is used by one thread at a time, so no
-    // other call on this handle runs meanwhile.
-    let rc = unsafe {
-        let methods = (*file).pMethods;
-        match methods.as_ref().and_then(|m| m.xSync) {
-            Some(sync) => sync(file, ffi::SQLITE_SYNC_NORMAL),
-            None => ffi::SQLITE_MISUSE,
-        }
-    };
-    anyhow::ensure!(rc == ffi::SQLITE_OK, "syncing the database file failed ({rc})");
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,19 +553,5 @@ mod tests {
                 .map(|r| (0..4000).filter(|i| (r * 10_000 + i) % 3 == 0).count() as i64)
                 .sum::<i64>()
         );
-    }
-
-    #[test]
-    fn the_database_file_syncs_through_sqlites_own_handle_and_a_database_without_one_is_an_error() {
-        let dir = tempfile::tempdir().expect("dir");
-        let file = dir.path().join("db.sqlite");
-        let writer = open(&file).expect("open");
-        writer.execute_batch("CREATE TABLE t (x)").expect("schema");
-        let checkpointer = rusqlite::Connection::open(&file).expect("second connection");
-        sync_main_file(&checkpointer).expect("synced");
-        sync_main_file(&writer).expect("synced through the VFS too");
-        // A temporary database has no file until it spills: an error, not a crash.
-        let nothing = rusqlite::Connection::open("").expect("temporary database");
-        assert!(sync_main_file(&nothing).is_err());
     }
 }
