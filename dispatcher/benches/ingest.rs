@@ -373,13 +373,33 @@ struct Naive {
     conn: Mutex<SqliteConnection>,
 }
 
+/// A report as the baselines store it, with a new id.
+struct Parsed {
+    id: String,
+    channel: &'static str,
+    text: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
 /// The baselines' parsing of a report: serde only, no validation.
-fn parse_report(body: &[u8]) -> Result<NewReport, (StatusCode, Json<serde_json::Value>)> {
-    serde_json::from_slice(body).map_err(|e| {
+fn parse_report(body: &[u8]) -> Result<Parsed, (StatusCode, Json<serde_json::Value>)> {
+    let report: NewReport = serde_json::from_slice(body).map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({"error": e.to_string()})),
         )
+    })?;
+    let (lat, lon) = report
+        .location
+        .as_ref()
+        .map_or((None, None), |l| (Some(l.lat), Some(l.lon)));
+    Ok(Parsed {
+        id: uuid::Uuid::now_v7().to_string(),
+        channel: report.channel.as_str(),
+        text: report.text,
+        lat,
+        lon,
     })
 }
 
@@ -388,20 +408,15 @@ async fn naive_report(State(s): State<Arc<Naive>>, body: Bytes) -> (StatusCode, 
         Ok(r) => r,
         Err(answer) => return answer,
     };
-    let id = uuid::Uuid::now_v7().to_string();
-    let (lat, lon) = report
-        .location
-        .as_ref()
-        .map_or((None, None), |l| (Some(l.lat), Some(l.lon)));
     let mut conn = s.conn.lock().await;
     let stored = async {
         let mut tx = conn.begin().await?;
         sqlx::query("INSERT INTO reports (id, channel, text, lat, lon, received_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(report.channel.as_str())
+            .bind(&report.id)
+            .bind(report.channel)
             .bind(&report.text)
-            .bind(lat)
-            .bind(lon)
+            .bind(report.lat)
+            .bind(report.lon)
             .bind(chrono::Utc::now().to_rfc3339())
             .execute(&mut *tx)
             .await?;
@@ -410,7 +425,7 @@ async fn naive_report(State(s): State<Arc<Naive>>, body: Bytes) -> (StatusCode, 
     .await;
     drop(conn);
     match stored {
-        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({"id": id}))),
+        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({"id": report.id}))),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(serde_json::json!({"error": e.to_string()})),

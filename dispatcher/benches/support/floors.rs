@@ -44,10 +44,7 @@ pub enum Floor {
 }
 
 struct Job {
-    id: String,
-    text: String,
-    lat: Option<f64>,
-    lon: Option<f64>,
+    report: super::Parsed,
     done: oneshot::Sender<()>,
 }
 
@@ -94,19 +91,9 @@ async fn report(State(tx): State<std::sync::mpsc::Sender<Job>>, body: Bytes) -> 
         Ok(r) => r,
         Err(answer) => return answer,
     };
-    let id = uuid::Uuid::now_v7().to_string();
-    let (lat, lon) = report
-        .location
-        .as_ref()
-        .map_or((None, None), |l| (Some(l.lat), Some(l.lon)));
+    let id = report.id.clone();
     let (done, committed) = oneshot::channel();
-    let job = Job {
-        id: id.clone(),
-        text: report.text,
-        lat,
-        lon,
-        done,
-    };
+    let job = Job { report, done };
     if tx.send(job).is_err() || committed.await.is_err() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -134,10 +121,16 @@ fn write_batches(mut conn: rusqlite::Connection, floor: Floor, rx: std::sync::mp
                         "INSERT INTO reports (id, text, lat, lon, received_us) VALUES (?1, ?2, ?3, ?4, ?5)",
                     )
                     .expect("prepare")
-                    .execute(params![job.id, job.text, job.lat, job.lon, now])
+                    .execute(params![
+                        job.report.id,
+                        job.report.text,
+                        job.report.lat,
+                        job.report.lon,
+                        now
+                    ])
                     .expect("insert");
                 }
-                Floor::OurSchema => model.write(&txn, job, now).expect("our statements"),
+                Floor::OurSchema => model.write(&txn, &job.report, now).expect("our statements"),
             }
         }
         txn.commit().expect("commit");
@@ -159,7 +152,7 @@ impl Model {
     }
 
     /// Our writer's statements for one report, in its order.
-    fn write(&mut self, txn: &rusqlite::Transaction<'_>, job: &Job, now: i64) -> rusqlite::Result<()> {
+    fn write(&mut self, txn: &rusqlite::Transaction<'_>, report: &super::Parsed, now: i64) -> rusqlite::Result<()> {
         let joins = !self.incidents.is_empty() && self.rng.gen_bool(JOIN_SHARE);
         let incident = if joins {
             let recent = self.incidents.len().saturating_sub(JOINABLE);
@@ -189,10 +182,10 @@ impl Model {
             self.incidents.push(incident.clone());
             incident
         };
-        let report = format!("{}{:?}{:?}", job.text, job.lat, job.lon);
-        let report = format!("{report}{}", self.padding(REPORT_BODY.saturating_sub(report.len())));
+        let body = format!("{}{:?}{:?}", report.text, report.lat, report.lon);
+        let body = format!("{body}{}", self.padding(REPORT_BODY.saturating_sub(body.len())));
         txn.prepare_cached("INSERT INTO reports (id, incident_id, received_us, body) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![job.id, incident, now, report])?;
+            .execute(params![report.id, incident, now, body])?;
         let events: i64 = if joins { 1 } else { 2 };
         let last: i64 = txn
             .prepare_cached("UPDATE event_counter SET last_seq = last_seq + ?1 WHERE id = 1 RETURNING last_seq")?

@@ -35,9 +35,12 @@ use anyhow::Context;
 /// database file's writeback (`dbfile::start_writeback`): the disk then
 /// takes those writes in small runs between the WAL's commits. Every 250 ms,
 /// with the copied pages left dirty until the sync before a rewind wrote
-/// them all at once, commits behind that burst took 10-17 ms, and the open
-/// loop of the ingest benchmark (1,000 reports/s) had a p99 of 17-29 ms;
-/// now 8-11 ms (alternating runs, 2026-12-04).
+/// them all at once, commits behind that burst took 10-17 ms. The ingest
+/// benchmark's open loop (1,000 reports/s), alternating runs of 2026-12-04:
+/// p99 17-29 ms before, 8-11 ms after on a slow machine (a first version);
+/// 6.1-9.2 ms before, 4.3-6.8 ms after on a faster one. The price: about 8 %
+/// of the closed loop's saturated rate (pages copied more than once), a load
+/// far above a 112 centre's (`docs/benchmarks.md`).
 const EVERY: Duration = Duration::from_millis(50);
 /// WAL size (in 4 KiB pages: 64 MiB) above which the writer is asked to let it
 /// start over. Each rewind costs the writer a pause of a few milliseconds; at
