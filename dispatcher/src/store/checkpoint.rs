@@ -29,16 +29,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::dbfile::Writeback;
+
 /// How often the WAL is copied back into the database file.
 ///
 /// Often, in small passes, each followed by a non-blocking start of the
-/// database file's writeback (`dbfile::start_writeback`): the disk then
+/// database file's writeback ([`Writeback`]): the disk then
 /// takes those writes in small runs between the WAL's commits. Every 250 ms,
 /// with the copied pages left dirty until the sync before a rewind wrote
 /// them all at once, commits behind that burst took 10-17 ms. The ingest
 /// benchmark's open loop (1,000 reports/s), alternating runs of 2026-12-04:
 /// p99 17-29 ms before, 8-11 ms after on a slow machine (a first version);
-/// 6.1-9.2 ms before, 4.3-6.8 ms after on a faster one. The price: about 8 %
+/// 6.1-9.2 ms before, 4.3-6.8 ms after on a faster one. The price: 5-10 %
 /// of the closed loop's saturated rate (pages copied more than once), a load
 /// far above a 112 centre's (`docs/benchmarks.md`).
 const EVERY: Duration = Duration::from_millis(50);
@@ -69,7 +71,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
-                let mut rounds = Rounds::new(REWIND_ABOVE_FRAMES);
+                let mut rounds = Rounds::new(&conn, &file, REWIND_ABOVE_FRAMES);
                 loop {
                     let done = !matches!(stopped.recv_timeout(EVERY), Err(mpsc::RecvTimeoutError::Timeout));
                     rounds.round(&conn, &file, &ask);
@@ -104,22 +106,25 @@ impl Checkpointer {
 }
 
 /// What the thread remembers from one round to the next.
-struct Rounds {
+struct Rounds<'conn> {
     rewind_above_frames: i64,
     /// How far into the WAL the last pass had copied (a new pass that got
     /// further has left pages to write out).
     copied: i64,
-    /// Off after the first failure (a database file not opened by the unix
-    /// VFS): said once in the log, not at every pass.
-    writeback: bool,
+    /// The database file's writeback, set up once; none if that failed or a
+    /// start later did (said once in the log, not at every pass).
+    writeback: Option<Writeback<'conn>>,
 }
 
-impl Rounds {
-    fn new(rewind_above_frames: i64) -> Rounds {
+impl<'conn> Rounds<'conn> {
+    fn new(conn: &'conn rusqlite::Connection, file: &Path, rewind_above_frames: i64) -> Rounds<'conn> {
+        let writeback = Writeback::of(conn, file)
+            .inspect_err(|e| tracing::warn!(error = %e, file = %file.display(), "{NO_WRITEBACK}"))
+            .ok();
         Rounds {
             rewind_above_frames,
             copied: 0,
-            writeback: true,
+            writeback,
         }
     }
 
@@ -130,10 +135,10 @@ impl Rounds {
         let Some((log, copied)) = checkpoint(conn, file) else {
             return;
         };
-        if copied != self.copied && self.writeback {
-            if let Err(e) = super::dbfile::start_writeback(conn, file) {
-                tracing::warn!(error = %e, file = %file.display(), "cannot start writing the database file out after checkpoints; it is written out before each WAL rewind only");
-                self.writeback = false;
+        if copied != self.copied {
+            if let Some(Err(e)) = self.writeback.as_ref().map(Writeback::start) {
+                tracing::warn!(error = %e, file = %file.display(), "{NO_WRITEBACK}");
+                self.writeback = None;
             }
         }
         self.copied = copied;
@@ -146,6 +151,9 @@ impl Rounds {
         }
     }
 }
+
+const NO_WRITEBACK: &str =
+    "cannot start writing the database file out after checkpoints; it is written out before each WAL rewind only";
 
 /// Flushes the pages the passes copied into the database file.
 ///
@@ -260,7 +268,7 @@ mod tests {
             )
             .expect("schema");
         let thread_conn = rusqlite::Connection::open(&file).expect("checkpoint connection");
-        let mut rounds = Rounds::new(64);
+        let mut rounds = Rounds::new(&thread_conn, &file, 64);
         let reader = rusqlite::Connection::open(&file).expect("reader");
         let checkpoints = Checkpointer {
             stop: None,
@@ -287,7 +295,8 @@ mod tests {
                 checkpoints.rewind_if_wanted(&writer);
             }
         }
-        assert!(rounds.writeback, "the copied pages' writeback started at every pass");
+        // Set up on the plain connection, and no start of it failed (a failure turns it off).
+        assert!(rounds.writeback.is_some(), "the copied pages' writeback stayed on");
         std::fs::metadata(dir.path().join("db.sqlite-wal")).expect("wal").len()
     }
 

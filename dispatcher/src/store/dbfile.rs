@@ -13,30 +13,31 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_void, CStr};
+use std::marker::PhantomData;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::ptr;
 
 use rusqlite::ffi;
 
+/// The pointer that file control `op` (`SQLITE_FCNTL_FILE_POINTER`,
+/// `SQLITE_FCNTL_VFS_POINTER`) gives for `conn`'s main database.
+fn main_pointer<T>(conn: &rusqlite::Connection, op: c_int) -> anyhow::Result<*mut T> {
+    let mut pointer: *mut T = ptr::null_mut();
+    // SAFETY: the handle is this live connection's; for these two operations
+    // SQLite writes one pointer into `pointer` during the call.
+    let rc =
+        unsafe { ffi::sqlite3_file_control(conn.handle(), c"main".as_ptr(), op, ptr::addr_of_mut!(pointer).cast()) };
+    anyhow::ensure!(
+        rc == ffi::SQLITE_OK && !pointer.is_null(),
+        "no such pointer for the database file ({rc})"
+    );
+    Ok(pointer)
+}
+
 /// `conn`'s handle of its main database file.
 fn main_file(conn: &rusqlite::Connection) -> anyhow::Result<*mut ffi::sqlite3_file> {
-    let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
-    // SAFETY: the handle is this live connection's; SQLite writes the main
-    // database file's `sqlite3_file` pointer into `file` during the call.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            ptr::addr_of_mut!(file).cast(),
-        )
-    };
-    anyhow::ensure!(
-        rc == ffi::SQLITE_OK && !file.is_null(),
-        "no database file handle ({rc})"
-    );
-    Ok(file)
+    main_pointer(conn, ffi::SQLITE_FCNTL_FILE_POINTER)
 }
 
 /// Syncs `conn`'s main database file through SQLite's own handle for it
@@ -68,8 +69,8 @@ struct UnixFileHead {
     fd: c_int,
 }
 
-/// Starts the kernel writing `conn`'s main database file (`database`) out
-/// to disk, without waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`:
+/// Starts the kernel writing a connection's main database file out to
+/// disk, without waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`:
 /// no flush of the device's cache, no durability promised; the sync before a
 /// rewind still gives that).
 ///
@@ -78,50 +79,53 @@ struct UnixFileHead {
 /// every WAL commit behind that burst waited for it (10-17 ms, two or three
 /// in a row). Started after each pass, the same writes go out in small runs.
 ///
-/// The descriptor is read from SQLite's handle, which must therefore be the
-/// unix VFS's; the call checks that, and that the descriptor is `database`'s
-/// (device and inode), and is an error otherwise.
-pub fn start_writeback(conn: &rusqlite::Connection, database: &Path) -> anyhow::Result<()> {
-    let file = main_file(conn)?;
-    let mut vfs: *mut ffi::sqlite3_vfs = ptr::null_mut();
-    // SAFETY: as in `main_file`; SQLite writes the connection's VFS pointer.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_VFS_POINTER,
-            ptr::addr_of_mut!(vfs).cast(),
-        )
-    };
-    anyhow::ensure!(rc == ffi::SQLITE_OK && !vfs.is_null(), "no VFS ({rc})");
-    // SAFETY: a registered VFS's name is a NUL-terminated string it owns.
-    let name = unsafe { CStr::from_ptr((*vfs).zName) };
-    anyhow::ensure!(
-        matches!(name.to_bytes(), b"unix" | b"unix-excl"),
-        "the database file is not the unix VFS's ({name:?})"
-    );
-    // SAFETY: the unix VFS's handles are `unixFile`s, which begin with
-    // `UnixFileHead`; the handle lives as long as the connection.
-    let fd = unsafe { (*file.cast::<UnixFileHead>()).fd };
-    let expected = std::fs::metadata(database)?;
-    // SAFETY: `fstat` writes into `stat` and touches nothing else; a
-    // descriptor that is not open is an error, not undefined behaviour.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::fstat(fd, &mut stat) };
-    anyhow::ensure!(
-        rc == 0 && stat.st_dev == expected.dev() && stat.st_ino == expected.ino(),
-        "the handle's descriptor is not {}'s",
-        database.display()
-    );
-    // SAFETY: a plain system call on a descriptor SQLite keeps open.
-    let rc = unsafe { libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-    anyhow::ensure!(
-        rc == 0,
-        "sync_file_range of {} failed: {}",
-        database.display(),
-        std::io::Error::last_os_error()
-    );
-    Ok(())
+/// The descriptor is read once, from SQLite's handle, which must therefore
+/// be the unix VFS's; [`Writeback::of`] checks that, and that the descriptor
+/// is the named file's (device and inode). It borrows the connection: the
+/// descriptor is SQLite's and is open exactly as long as the connection is.
+pub struct Writeback<'conn> {
+    fd: c_int,
+    connection: PhantomData<&'conn rusqlite::Connection>,
+}
+
+impl<'conn> Writeback<'conn> {
+    /// `conn`'s database file (`database`) for writeback, or why not.
+    pub fn of(conn: &'conn rusqlite::Connection, database: &Path) -> anyhow::Result<Writeback<'conn>> {
+        let file = main_file(conn)?;
+        let vfs: *mut ffi::sqlite3_vfs = main_pointer(conn, ffi::SQLITE_FCNTL_VFS_POINTER)?;
+        // SAFETY: a registered VFS's name is a NUL-terminated string it owns.
+        let name = unsafe { CStr::from_ptr((*vfs).zName) };
+        anyhow::ensure!(
+            matches!(name.to_bytes(), b"unix" | b"unix-excl"),
+            "the database file is not the unix VFS's ({name:?})"
+        );
+        // SAFETY: the unix VFS's handles are `unixFile`s, which begin with
+        // `UnixFileHead`; the handle lives as long as the connection.
+        let fd = unsafe { (*file.cast::<UnixFileHead>()).fd };
+        let expected = std::fs::metadata(database)?;
+        // SAFETY: `fstat` writes into `stat` and touches nothing else; a
+        // descriptor that is not open is an error, not undefined behaviour.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::fstat(fd, &mut stat) };
+        anyhow::ensure!(
+            rc == 0 && stat.st_dev == expected.dev() && stat.st_ino == expected.ino(),
+            "the handle's descriptor is not {}'s",
+            database.display()
+        );
+        Ok(Writeback {
+            fd,
+            connection: PhantomData,
+        })
+    }
+
+    /// Starts writing out whatever of the file is dirty.
+    pub fn start(&self) -> anyhow::Result<()> {
+        // SAFETY: a plain system call on a descriptor SQLite keeps open while
+        // the borrowed connection lives.
+        let rc = unsafe { libc::sync_file_range(self.fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        anyhow::ensure!(rc == 0, "sync_file_range failed: {}", std::io::Error::last_os_error());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -159,18 +163,22 @@ mod tests {
         checkpointer
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .expect("checkpoint");
-        start_writeback(&checkpointer, &file).expect("started");
+        let writeback = Writeback::of(&checkpointer, &file).expect("the unix VFS's handle of that file");
+        writeback.start().expect("started");
+        writeback.start().expect("started again, on the same descriptor");
         // The descriptor read from the handle is checked against the file named.
         rusqlite::Connection::open(&other)
             .and_then(|c| c.execute_batch("CREATE TABLE u (y)"))
             .expect("other file");
-        let err = start_writeback(&checkpointer, &other).expect_err("not that file's handle");
+        let err = Writeback::of(&checkpointer, &other)
+            .err()
+            .expect("not that file's handle");
         assert!(err.to_string().contains("descriptor is not"), "{err}");
         // The WAL-buffering VFS's handles are not `unixFile`s: refused unread.
-        let err = start_writeback(&writer, &file).expect_err("not the unix VFS");
+        let err = Writeback::of(&writer, &file).err().expect("not the unix VFS");
         assert!(err.to_string().contains("unix VFS"), "{err}");
         let nothing = rusqlite::Connection::open("").expect("temporary database");
-        assert!(start_writeback(&nothing, &file).is_err());
+        assert!(Writeback::of(&nothing, &file).is_err());
         let count: i64 = writer
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .expect("count");
